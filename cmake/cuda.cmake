@@ -1,0 +1,20 @@
+# TESSERA_CUDA=AUTO builds the CUDA kernels whenever nvcc is found; ON requires it; OFF skips it.
+set(TESSERA_WITH_CUDA OFF)
+if(NOT TESSERA_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)   # A100, H100/H200; PTX of 90 JITs on newer parts
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)   # CMake 3.25 has no C++20 flags for nvcc; kernels need only 17
+    set(TESSERA_WITH_CUDA ON)
+  elseif(TESSERA_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "TESSERA_CUDA=ON but no CUDA compiler (nvcc) was found")
+  endif()
+endif()
+message(STATUS "tessera CUDA kernels: ${TESSERA_WITH_CUDA}")

@@ -1,0 +1,124 @@
+// Typed access to YAML configs. Every XOptions::from_yaml reads its keys through a Cfg, then calls
+// finish(), which rejects any key that was not read (naming its full path and the nearest valid key).
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tessera/core/error.h"
+
+namespace tessera {
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(const std::string& a, const std::string& b);
+// The candidate nearest to `word`, or "" when none is reasonably close.
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
+
+class Cfg {
+ public:
+  Cfg() = default;
+  // `path` is the dotted key path of `node` inside `file` ("" for the root).
+  Cfg(YAML::Node node, std::string path, std::string file);
+
+  bool has(const std::string& key) const;
+  // Required key of type T.
+  template <class T>
+  T req(const std::string& key);
+  // Optional key with a default.
+  template <class T>
+  T get(const std::string& key, const T& def);
+  // Optional numeric key with an inclusive range check.
+  template <class T>
+  T get(const std::string& key, const T& def, T lo, T hi);
+  // Optional key that must be one of `choices`.
+  std::string get_choice(const std::string& key, const std::string& def,
+                         const std::vector<std::string>& choices);
+  // A nested mapping (empty mapping when absent and `optional`).
+  Cfg child(const std::string& key, bool optional = false);
+  // Marks `key` as known without reading it (its reader lives elsewhere).
+  void allow(const std::string& key) { seen_.insert(key); }
+
+  // Throws ConfigError for every key that was not read.
+  void finish() const;
+
+  std::string where(const std::string& key) const;  // "file: a.b.key"
+  const YAML::Node& node() const { return node_; }
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }
+  [[noreturn]] void fail(const std::string& key, const std::string& msg) const;
+
+ private:
+  YAML::Node at(const std::string& key) const;
+  template <class T>
+  T convert(const std::string& key, const YAML::Node& n) const;
+
+  YAML::Node node_;
+  std::string path_;
+  std::string file_;
+  std::set<std::string> seen_;
+};
+
+// Loads a YAML file; a syntax error names the file, line and column.
+YAML::Node load_yaml_file(const std::string& file);
+// Applies "a.b.c=value" overrides (value parsed as YAML) to `root`.
+void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides);
+// Deep copy (yaml-cpp nodes alias by default).
+YAML::Node yaml_clone(const YAML::Node& n);
+std::string yaml_dump(const YAML::Node& n);
+
+// ---- template implementation ----
+template <class T>
+T Cfg::convert(const std::string& key, const YAML::Node& n) const {
+  try {
+    if constexpr (std::is_same_v<T, bool>) {
+      return n.as<bool>();
+    } else if constexpr (std::is_integral_v<T>) {
+      // yaml-cpp accepts "3.5" as int by truncation on some versions; be strict.
+      const std::string s = n.Scalar();
+      if (!n.IsScalar() || s.find_first_of(".eE") != std::string::npos) throw YAML::BadConversion(n.Mark());
+      return n.as<T>();
+    } else {
+      return n.as<T>();
+    }
+  } catch (const YAML::Exception&) {
+    std::string shown = n.IsScalar() ? "'" + n.Scalar() + "'" : (n.IsSequence() ? "a list" : "a mapping");
+    std::string want;
+    if constexpr (std::is_same_v<T, bool>) want = "true or false";
+    else if constexpr (std::is_integral_v<T>) want = "an integer";
+    else if constexpr (std::is_floating_point_v<T>) want = "a number";
+    else if constexpr (std::is_same_v<T, std::string>) want = "a string";
+    else want = "a list of the right type";
+    fail(key, "expected " + want + ", got " + shown);
+  }
+}
+
+template <class T>
+T Cfg::req(const std::string& key) {
+  seen_.insert(key);
+  YAML::Node n = at(key);
+  if (!n) fail(key, "required key is missing");
+  return convert<T>(key, n);
+}
+
+template <class T>
+T Cfg::get(const std::string& key, const T& def) {
+  seen_.insert(key);
+  YAML::Node n = at(key);
+  if (!n || n.IsNull()) return def;
+  return convert<T>(key, n);
+}
+
+template <class T>
+T Cfg::get(const std::string& key, const T& def, T lo, T hi) {
+  T v = get<T>(key, def);
+  if (v < lo || v > hi) {
+    std::ostringstream os;
+    os << "value " << v << " is out of range [" << lo << ", " << hi << "]";
+    fail(key, os.str());
+  }
+  return v;
+}
+
+}  // namespace tessera

@@ -1,0 +1,33 @@
+// Process-wide runtime facts and settings: device choice, threads, seeding, logging, CPU features.
+#pragma once
+#include <spdlog/spdlog.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "tessera/core/cuda_info.h"
+
+namespace tessera {
+
+// "auto" picks CUDA when a GPU is visible, else CPU. "cuda" without a GPU is a ConfigError.
+torch::Device resolve_device(const std::string& name);
+
+// Seeds LibTorch's CPU (and CUDA) generators.
+void seed_everything(uint64_t seed);
+
+// Deterministic 64-bit mixing (splitmix64) for per-sample seeds: hash(seed, a, b) is the same on
+// every run and every thread, so data augmentation does not depend on scheduling.
+uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b = 0);
+
+struct CpuFeatures {
+  std::string model;
+  bool avx2 = false, avx512f = false, avx512_bf16 = false, amx_bf16 = false, amx_tile = false;
+};
+CpuFeatures cpu_features();
+
+
+// Configures spdlog's default logger (console; plus a file when `file` is non-empty).
+void setup_logging(const std::string& file = "", bool verbose = false);
+
+}  // namespace tessera

@@ -1,0 +1,32 @@
+// The one place images are read and written. Tensors are float32 CHW RGB in [0, 1]; OpenCV's BGR
+// order never leaks out. 8- and 16-bit files are supported; gray images are expanded to RGB and
+// alpha is dropped.
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+namespace tessera::io {
+
+struct Image {
+  torch::Tensor rgb;  // float32 [3, H, W] in [0, 1]
+  int bit_depth = 8;  // 8 or 16: what the file held
+};
+
+// Throws tessera::Error naming the file when it is missing, unreadable or corrupt.
+Image read_image(const std::string& path);
+// Writes float [3,H,W] (values clamped to [0,1], rounded) to 8 bits, or 16 bits where the format
+// allows (png, tiff) and bit_depth == 16. Atomic.
+void write_image(const std::string& path, const torch::Tensor& rgb, int bit_depth = 8);
+// PNG bytes of a float [3,H,W] image (for TensorBoard).
+std::string encode_png(const torch::Tensor& rgb);
+
+// Image files in `dir` (png, jpg, jpeg, bmp, tif, tiff, webp, ppm), sorted by name.
+std::vector<std::string> list_images(const std::string& dir);
+bool is_image_file(const std::string& path);
+
+// float [0,1] -> values on the 2^bits-1 grid (what saving and reloading would give).
+torch::Tensor quantize(const torch::Tensor& x, int bit_depth = 8);
+
+}  // namespace tessera::io

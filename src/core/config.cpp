@@ -1,0 +1,154 @@
+#include "tessera/core/config.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace tessera {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::string::npos;
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(word, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  // Accept a suggestion only when it is plausibly a typo.
+  if (best.empty() || best_d > std::max<size_t>(2, word.size() / 2)) return "";
+  return best;
+}
+
+Cfg::Cfg(YAML::Node node, std::string path, std::string file)
+    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)) {
+  if (node_ && !node_.IsNull() && !node_.IsMap())
+    throw ConfigError(file_ + ": " + (path_.empty() ? "<root>" : path_) + ": expected a mapping of keys");
+}
+
+std::string Cfg::where(const std::string& key) const {
+  std::string p = path_.empty() ? key : path_ + "." + key;
+  return (file_.empty() ? std::string("<config>") : file_) + ": " + p;
+}
+
+void Cfg::fail(const std::string& key, const std::string& msg) const {
+  throw ConfigError(where(key) + ": " + msg);
+}
+
+YAML::Node Cfg::at(const std::string& key) const {
+  if (!node_ || node_.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
+  // const access does not insert keys into the node.
+  const YAML::Node& cn = node_;
+  return cn[key];
+}
+
+bool Cfg::has(const std::string& key) const {
+  YAML::Node n = at(key);
+  return n && !n.IsNull();
+}
+
+std::string Cfg::get_choice(const std::string& key, const std::string& def,
+                            const std::vector<std::string>& choices) {
+  std::string v = get<std::string>(key, def);
+  if (std::find(choices.begin(), choices.end(), v) == choices.end()) {
+    std::string list;
+    for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+    std::string near = nearest(v, choices);
+    fail(key, "unknown value '" + v + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+                  "; valid: " + list);
+  }
+  return v;
+}
+
+Cfg Cfg::child(const std::string& key, bool optional) {
+  seen_.insert(key);
+  YAML::Node n = at(key);
+  std::string p = path_.empty() ? key : path_ + "." + key;
+  if (!n || n.IsNull()) {
+    if (!optional) fail(key, "required section is missing");
+    return Cfg(YAML::Node(YAML::NodeType::Map), p, file_);
+  }
+  if (!n.IsMap()) fail(key, "expected a mapping of keys");
+  return Cfg(n, p, file_);
+}
+
+void Cfg::finish() const {
+  if (!node_ || !node_.IsMap()) return;
+  std::vector<std::string> known(seen_.begin(), seen_.end());
+  for (const auto& kv : node_) {
+    std::string k = kv.first.as<std::string>();
+    if (seen_.count(k)) continue;
+    std::string near = nearest(k, known);
+    std::string msg = "unknown key";
+    if (!near.empty()) msg += "; did you mean '" + near + "'?";
+    else {
+      std::string list;
+      for (const auto& c : known) list += (list.empty() ? "" : ", ") + c;
+      msg += "; valid keys here: " + list;
+    }
+    fail(k, msg);
+  }
+}
+
+YAML::Node load_yaml_file(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw ConfigError("cannot open config file '" + file + "'");
+  try {
+    YAML::Node n = YAML::Load(in);
+    if (!n.IsMap()) throw ConfigError(file + ": the top level of a config must be a mapping of keys");
+    return n;
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                      ": YAML syntax error: " + e.msg);
+  }
+}
+
+void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides) {
+  for (const auto& ov : overrides) {
+    auto eq = ov.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw ConfigError("override '" + ov + "' must have the form key.path=value");
+    std::string path = ov.substr(0, eq), value = ov.substr(eq + 1);
+    std::vector<std::string> parts;
+    std::stringstream ss(path);
+    for (std::string p; std::getline(ss, p, '.');) {
+      if (p.empty()) throw ConfigError("override '" + ov + "': empty key in path '" + path + "'");
+      parts.push_back(p);
+    }
+    YAML::Node parsed;
+    try {
+      parsed = YAML::Load(value);
+    } catch (const YAML::Exception& e) {
+      throw ConfigError("override '" + ov + "': cannot parse value '" + value + "': " + e.msg);
+    }
+    // Walk with node identity (operator[] on a non-const node creates missing maps).
+    std::vector<YAML::Node> chain{root};
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      YAML::Node next = chain.back()[parts[i]];
+      if (next.IsDefined() && !next.IsNull() && !next.IsMap())
+        throw ConfigError("override '" + ov + "': '" + parts[i] + "' is not a section");
+      if (!next.IsDefined() || next.IsNull()) chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      chain.push_back(chain.back()[parts[i]]);
+    }
+    chain.back()[parts.back()] = parsed;
+  }
+}
+
+YAML::Node yaml_clone(const YAML::Node& n) { return YAML::Clone(n); }
+
+std::string yaml_dump(const YAML::Node& n) {
+  YAML::Emitter e;
+  e << n;
+  return std::string(e.c_str()) + "\n";
+}
+
+}  // namespace tessera

@@ -1,0 +1,145 @@
+#include "tessera/data/sr_dataset.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "tessera/data/resize.h"
+#include "tessera/io/image_io.h"
+
+namespace tessera::data {
+
+namespace fs = std::filesystem;
+using torch::indexing::Slice;
+
+SrFolderOptions SrFolderOptions::from_yaml(Cfg& c) {
+  SrFolderOptions o;
+  o.hr_dir = c.req<std::string>("hr_dir");
+  o.lr_dir = c.get<std::string>("lr_dir", "");
+  o.scale = c.get<int64_t>("scale", 2, 1, 8);
+  o.patch_size = c.get<int64_t>("patch_size", 0, 0, 4096);
+  o.hflip = c.get<bool>("hflip", false);
+  o.vflip = c.get<bool>("vflip", false);
+  o.rot90 = c.get<bool>("rot90", false);
+  o.repeat = c.get<int64_t>("repeat", 1, 1, 1000000);
+  o.skip_bad = c.get<bool>("skip_bad", false);
+  o.cache = c.get<bool>("cache", true);
+  c.finish();
+  return o;
+}
+
+YAML::Node SrFolderOptions::to_yaml() const {
+  YAML::Node n;
+  n["type"] = "sr_folder";
+  n["hr_dir"] = hr_dir;
+  if (!lr_dir.empty()) n["lr_dir"] = lr_dir;
+  n["scale"] = scale;
+  n["patch_size"] = patch_size;
+  n["hflip"] = hflip;
+  n["vflip"] = vflip;
+  n["rot90"] = rot90;
+  n["repeat"] = repeat;
+  n["skip_bad"] = skip_bad;
+  n["cache"] = cache;
+  return n;
+}
+
+torch::Tensor dihedral(const torch::Tensor& x, int code) {
+  torch::Tensor y = x;
+  if (code & 1) y = y.flip({-1});
+  if (code & 2) y = y.flip({-2});
+  if (code & 4) y = y.transpose(-1, -2);
+  return y.contiguous();
+}
+
+SrFolderDataset::SrFolderDataset(SrFolderOptions opt) : opt_(std::move(opt)) {
+  std::vector<std::string> all = io::list_images(opt_.hr_dir);
+  if (all.empty()) throw Error("HR folder '" + opt_.hr_dir + "' holds no images");
+  for (const auto& f : all) {
+    std::string lr;
+    if (!opt_.lr_dir.empty()) {
+      fs::path p = fs::path(opt_.lr_dir) / fs::path(f).filename();
+      if (!fs::exists(p)) {
+        // Also accept the DIV2K naming, NAMEx2.png.
+        fs::path alt = fs::path(opt_.lr_dir) /
+                       (fs::path(f).stem().string() + "x" + std::to_string(opt_.scale) + fs::path(f).extension().string());
+        if (!fs::exists(alt)) throw Error("no LR image for '" + f + "' in '" + opt_.lr_dir + "' (looked for " +
+                                          p.filename().string() + " and " + alt.filename().string() + ")");
+        p = alt;
+      }
+      lr = p.string();
+    }
+    files_.push_back(f);
+    lr_files_.push_back(lr);
+    images_.emplace_back();
+    if (opt_.cache || opt_.skip_bad) {
+      try {
+        auto pr = load(files_.size() - 1);
+        if (opt_.cache) images_.back() = pr;
+      } catch (const Error& e) {
+        if (!opt_.skip_bad) throw;
+        spdlog::warn("skipping bad image: {}", e.what());
+        files_.pop_back();
+        lr_files_.pop_back();
+        images_.pop_back();
+        ++skipped_;
+      }
+    }
+  }
+  if (skipped_) spdlog::warn("{}: skipped {} unreadable image(s)", opt_.hr_dir, skipped_);
+  if (files_.empty()) throw Error("HR folder '" + opt_.hr_dir + "' holds no readable images");
+  if (opt_.patch_size > 0) {
+    for (size_t i = 0; i < files_.size(); ++i) {
+      auto [lq, gt] = pair(i);
+      if (lq.size(1) < opt_.patch_size || lq.size(2) < opt_.patch_size)
+        throw ConfigError("image '" + files_[i] + "' is smaller than patch_size " + std::to_string(opt_.patch_size) +
+                          " at scale " + std::to_string(opt_.scale));
+    }
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> SrFolderDataset::load(size_t i) const {
+  io::Image hr = io::read_image(files_[i]);
+  torch::Tensor gt = mod_crop(hr.rgb, opt_.scale).contiguous();
+  torch::Tensor lq;
+  if (!lr_files_[i].empty()) {
+    lq = io::read_image(lr_files_[i]).rgb;
+    if (lq.size(1) * opt_.scale != gt.size(1) || lq.size(2) * opt_.scale != gt.size(2))
+      throw Error("LR image '" + lr_files_[i] + "' is " + std::to_string(lq.size(2)) + "x" + std::to_string(lq.size(1)) +
+                  ", not 1/" + std::to_string(opt_.scale) + " of its HR image '" + files_[i] + "'");
+  } else {
+    // The SR papers' degradation: MATLAB bicubic, then rounding to the file's bit depth.
+    lq = io::quantize(imresize_bicubic(gt, 1.0 / static_cast<double>(opt_.scale)), hr.bit_depth).contiguous();
+  }
+  return {lq, gt};
+}
+
+std::pair<torch::Tensor, torch::Tensor> SrFolderDataset::pair(size_t i) const {
+  if (images_[i].first.defined()) return images_[i];
+  return load(i);
+}
+
+Batch SrFolderDataset::get(size_t index, uint64_t seed) const {
+  const size_t i = index % files_.size();
+  auto [lq, gt] = pair(i);
+  if (opt_.patch_size > 0) {
+    const int64_t p = opt_.patch_size, s = opt_.scale;
+    const int64_t h = lq.size(1), w = lq.size(2);
+    const int64_t y = static_cast<int64_t>(seed % static_cast<uint64_t>(h - p + 1));
+    const int64_t x = static_cast<int64_t>((seed >> 20) % static_cast<uint64_t>(w - p + 1));
+    lq = lq.index({Slice(), Slice(y, y + p), Slice(x, x + p)});
+    gt = gt.index({Slice(), Slice(y * s, (y + p) * s), Slice(x * s, (x + p) * s)});
+  }
+  int code = 0;
+  const uint64_t r = seed >> 40;
+  if (opt_.hflip && (r & 1)) code |= 1;
+  if (opt_.vflip && (r & 2)) code |= 2;
+  if (opt_.rot90 && (r & 4)) code |= 4;
+  return {{"lq", dihedral(lq, code)}, {"gt", dihedral(gt, code)}};
+}
+
+std::string SrFolderDataset::describe() const {
+  return "sr_folder '" + opt_.hr_dir + "' (" + std::to_string(files_.size()) + " images, x" + std::to_string(opt_.scale) + ")";
+}
+
+}  // namespace tessera::data

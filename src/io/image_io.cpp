@@ -1,0 +1,107 @@
+#include "tessera/io/image_io.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <filesystem>
+
+#include "tessera/core/error.h"
+#include "tessera/io/files.h"
+
+namespace tessera::io {
+
+namespace fs = std::filesystem;
+
+static std::string lower_ext(const std::string& path) {
+  std::string e = fs::path(path).extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+  return e;
+}
+
+bool is_image_file(const std::string& path) {
+  static const char* exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"};
+  std::string e = lower_ext(path);
+  return std::any_of(std::begin(exts), std::end(exts), [&](const char* x) { return e == x; });
+}
+
+std::vector<std::string> list_images(const std::string& dir) {
+  if (!fs::is_directory(dir)) throw Error("image folder '" + dir + "' does not exist or is not a folder");
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && is_image_file(e.path().string())) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Image read_image(const std::string& path) {
+  if (!fs::exists(path)) throw Error("image '" + path + "' does not exist");
+  std::string bytes = read_file(path);
+  cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
+  cv::Mat m;
+  try {
+    m = cv::imdecode(raw, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw Error("cannot decode image '" + path + "': " + e.what());
+  }
+  if (m.empty() || m.rows == 0 || m.cols == 0) throw Error("cannot decode image '" + path + "' (corrupt or not an image)");
+  int depth = m.depth();
+  if (depth != CV_8U && depth != CV_16U)
+    throw Error("image '" + path + "' has an unsupported sample type (only 8- and 16-bit integer images)");
+  cv::Mat rgb;
+  switch (m.channels()) {
+    case 1: cv::cvtColor(m, rgb, cv::COLOR_GRAY2RGB); break;
+    case 3: cv::cvtColor(m, rgb, cv::COLOR_BGR2RGB); break;
+    case 4: cv::cvtColor(m, rgb, cv::COLOR_BGRA2RGB); break;
+    default: throw Error("image '" + path + "' has " + std::to_string(m.channels()) + " channels; expected 1, 3 or 4");
+  }
+  Image img;
+  img.bit_depth = depth == CV_16U ? 16 : 8;
+  const double maxv = depth == CV_16U ? 65535.0 : 255.0;
+  cv::Mat f;
+  rgb.convertTo(f, CV_32FC3, 1.0 / maxv);
+  img.rgb = torch::from_blob(f.data, {f.rows, f.cols, 3}, torch::kFloat32).permute({2, 0, 1}).contiguous().clone();
+  return img;
+}
+
+static cv::Mat to_mat(const torch::Tensor& rgb, int bit_depth) {
+  TORCH_CHECK(rgb.dim() == 3 && rgb.size(0) == 3, "image tensor must be [3,H,W], got ", rgb.sizes());
+  const double maxv = bit_depth == 16 ? 65535.0 : 255.0;
+  torch::Tensor hwc = (rgb.detach().to(torch::kCPU, torch::kFloat32).clamp(0, 1) * maxv).round()
+                          .permute({1, 2, 0}).contiguous();
+  torch::Tensor q = hwc.to(bit_depth == 16 ? torch::kInt32 : torch::kUInt8).contiguous();
+  cv::Mat m;
+  if (bit_depth == 16) {
+    cv::Mat i32(static_cast<int>(q.size(0)), static_cast<int>(q.size(1)), CV_32SC3, q.data_ptr());
+    i32.convertTo(m, CV_16UC3);
+  } else {
+    m = cv::Mat(static_cast<int>(q.size(0)), static_cast<int>(q.size(1)), CV_8UC3, q.data_ptr()).clone();
+  }
+  cv::Mat bgr;
+  cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
+void write_image(const std::string& path, const torch::Tensor& rgb, int bit_depth) {
+  std::string ext = lower_ext(path);
+  if (!is_image_file(path)) throw ConfigError("cannot write image '" + path + "': unknown extension '" + ext + "'");
+  if (bit_depth == 16 && ext != ".png" && ext != ".tif" && ext != ".tiff") bit_depth = 8;
+  cv::Mat bgr = to_mat(rgb, bit_depth);
+  std::vector<uchar> buf;
+  if (!cv::imencode(ext, bgr, buf)) throw Error("cannot encode image '" + path + "'");
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+}
+
+std::string encode_png(const torch::Tensor& rgb) {
+  cv::Mat bgr = to_mat(rgb, 8);
+  std::vector<uchar> buf;
+  cv::imencode(".png", bgr, buf);
+  return std::string(buf.begin(), buf.end());
+}
+
+torch::Tensor quantize(const torch::Tensor& x, int bit_depth) {
+  const double maxv = bit_depth == 16 ? 65535.0 : 255.0;
+  return (x.clamp(0, 1) * maxv).round() / maxv;
+}
+
+}  // namespace tessera::io
