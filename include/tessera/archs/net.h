@@ -1,0 +1,37 @@
+// The arch interface: a network and nothing else, options in, tensors out.
+#pragma once
+#include <torch/nn.h>
+#include <yaml-cpp/yaml.h>
+
+#include <memory>
+#include <string>
+
+#include "tessera/core/registry.h"
+
+namespace tessera::archs {
+
+// An image-to-image network (SR upscaler, style network, generator...). Images are float NCHW
+// RGB in [0, 1] unless the arch says otherwise.
+class NetImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(torch::Tensor x) = 0;
+  virtual std::string type() const = 0;
+  // The options that rebuild this network, `type:` included (stored in checkpoint metadata).
+  virtual YAML::Node options_yaml() const = 0;
+  virtual int64_t scale() const { return 1; }
+  virtual int64_t in_channels() const { return 3; }
+};
+using NetPtr = std::shared_ptr<NetImpl>;
+
+using ArchRegistry = Registry<NetPtr>;
+ArchRegistry& arch_registry();
+void register_builtin_archs();
+
+// Builds a network from a config section holding `type:` and the arch's options.
+NetPtr build_arch(Cfg cfg);
+// Rebuilds a network from options YAML text (a checkpoint's metadata).
+NetPtr build_arch_from_yaml_text(const std::string& yaml_text, const std::string& source);
+
+int64_t count_parameters(const torch::nn::Module& m);
+
+}  // namespace tessera::archs

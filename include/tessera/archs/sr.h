@@ -1,0 +1,134 @@
+// Super-resolution archs: ESPCN, EDSR, WDSR-A/B, SRResNet. Paper defaults in each Options struct.
+#pragma once
+#include <array>
+
+#include "tessera/archs/net.h"
+#include "tessera/nn/layers.h"
+
+namespace tessera::archs {
+
+// ESPCN (Shi et al. 2016): 5x5x64 -> 3x3x32 -> 3x3x(r^2 C), tanh, pixel shuffle.
+struct EspcnOptions {
+  int64_t scale = 2, channels = 3, feat1 = 64, feat2 = 32;
+  std::string activation = "tanh";  // the paper's; relu as an option
+  static EspcnOptions from_yaml(Cfg& c);
+  YAML::Node to_yaml() const;
+};
+class EspcnImpl : public NetImpl {
+ public:
+  explicit EspcnImpl(EspcnOptions o);
+  torch::Tensor forward(torch::Tensor x) override;
+  std::string type() const override { return "espcn"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  int64_t scale() const override { return opt.scale; }
+  int64_t in_channels() const override { return opt.channels; }
+  torch::Tensor act(const torch::Tensor& x) const;
+
+  EspcnOptions opt;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  torch::nn::PixelShuffle shuffle{nullptr};
+};
+TORCH_MODULE(Espcn);
+
+// EDSR (Lim et al. 2017), BasicSR's layout and names: baseline 16x64, res_scale 1; full 32x256
+// with res_scale 0.1. Works in [0, 255] with the DIV2K mean subtracted, as the paper.
+struct EdsrOptions {
+  int64_t scale = 2, channels = 3, num_feat = 64, num_block = 16;
+  double res_scale = 1.0, img_range = 255.0;
+  std::array<double, 3> rgb_mean{0.4488, 0.4371, 0.4040};
+  static EdsrOptions from_yaml(Cfg& c);
+  YAML::Node to_yaml() const;
+};
+class ResidualBlockNoBNImpl : public torch::nn::Module {
+ public:
+  ResidualBlockNoBNImpl(int64_t feat, double res_scale);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  double res_scale;
+};
+TORCH_MODULE(ResidualBlockNoBN);
+class EdsrImpl : public NetImpl {
+ public:
+  explicit EdsrImpl(EdsrOptions o);
+  torch::Tensor forward(torch::Tensor x) override;
+  std::string type() const override { return "edsr"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  int64_t scale() const override { return opt.scale; }
+  int64_t in_channels() const override { return opt.channels; }
+
+  EdsrOptions opt;
+  torch::Tensor mean;  // not a buffer: BasicSR keeps it out of the state_dict
+  torch::nn::Conv2d conv_first{nullptr}, conv_after_body{nullptr}, conv_last{nullptr};
+  torch::nn::Sequential body{nullptr}, upsample{nullptr};
+};
+TORCH_MODULE(Edsr);
+
+// WDSR (Yu et al. 2018), the official code's layout and names: weight-normalised convs, wide
+// activation blocks (A: expansion 4; B: 1x1 expansion 6 then a 0.8 low-rank 1x1), a 5x5 skip branch.
+struct WdsrOptions {
+  std::string variant = "a";  // a | b
+  int64_t scale = 2, channels = 3, num_feat = 32, num_block = 16, expansion = 4;
+  double low_rank = 0.8, res_scale = 1.0;
+  std::array<double, 3> rgb_mean{0.4488, 0.4371, 0.4040};
+  static WdsrOptions from_yaml(Cfg& c);
+  YAML::Node to_yaml() const;
+};
+class WdsrBlockImpl : public torch::nn::Module {
+ public:
+  WdsrBlockImpl(const WdsrOptions& o);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Sequential body{nullptr};  // WnConv2d / ReLU children, named 0, 1, 2, ...
+  double res_scale;
+};
+TORCH_MODULE(WdsrBlock);
+class WdsrImpl : public NetImpl {
+ public:
+  explicit WdsrImpl(WdsrOptions o);
+  torch::Tensor forward(torch::Tensor x) override;
+  std::string type() const override { return "wdsr"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  int64_t scale() const override { return opt.scale; }
+  int64_t in_channels() const override { return opt.channels; }
+
+  WdsrOptions opt;
+  torch::Tensor mean;
+  torch::nn::Sequential head{nullptr}, body{nullptr}, tail{nullptr}, skip{nullptr};
+};
+TORCH_MODULE(Wdsr);
+
+// SRResNet (Ledig et al. 2017): 9x9 conv + PReLU, residual blocks with BN and PReLU, conv + BN with
+// a long skip, x2 sub-pixel stages with PReLU, 9x9 conv out. The SRGAN generator.
+struct SrResNetOptions {
+  int64_t scale = 4, channels = 3, num_feat = 64, num_block = 16;
+  static SrResNetOptions from_yaml(Cfg& c);
+  YAML::Node to_yaml() const;
+};
+class SrResBlockImpl : public torch::nn::Module {
+ public:
+  explicit SrResBlockImpl(int64_t feat);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::PReLU prelu{nullptr};
+};
+TORCH_MODULE(SrResBlock);
+class SrResNetImpl : public NetImpl {
+ public:
+  explicit SrResNetImpl(SrResNetOptions o);
+  torch::Tensor forward(torch::Tensor x) override;
+  std::string type() const override { return "srresnet"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  int64_t scale() const override { return opt.scale; }
+  int64_t in_channels() const override { return opt.channels; }
+
+  SrResNetOptions opt;
+  torch::nn::Conv2d conv_first{nullptr}, conv_after_body{nullptr}, conv_last{nullptr};
+  torch::nn::PReLU prelu_first{nullptr};
+  torch::nn::BatchNorm2d bn_after_body{nullptr};
+  torch::nn::Sequential body{nullptr}, upsample{nullptr};
+};
+TORCH_MODULE(SrResNet);
+
+void register_sr_archs(ArchRegistry& r);
+
+}  // namespace tessera::archs

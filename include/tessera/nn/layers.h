@@ -1,0 +1,35 @@
+// Building blocks shared by the archs. Parameter names follow the PyTorch modules they mirror, so a
+// module's state_dict() names equal LibTorch's named_parameters()/named_buffers() names.
+#pragma once
+#include <torch/nn.h>
+
+namespace tessera::nn {
+
+// Conv2d with weight normalisation (Salimans & Kingma 2016), as torch.nn.utils.weight_norm(conv):
+// weight = weight_g * weight_v / ||weight_v|| (norm over all dims but the output channel).
+class WnConv2dImpl : public torch::nn::Module {
+ public:
+  WnConv2dImpl(int64_t in, int64_t out, int64_t kernel, bool bias = true);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight() const;  // the effective (normalised) weight
+  int64_t kernel() const { return kernel_; }
+
+  torch::Tensor weight_g, weight_v, bias;
+
+ private:
+  int64_t kernel_;
+};
+TORCH_MODULE(WnConv2d);
+
+// 3x3 (or k x k) convolution with "same" padding.
+torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel = 3, bool bias = true);
+
+// The sub-pixel upsampler of EDSR/BasicSR: per x2 stage a conv to 4F channels and PixelShuffle(2);
+// x3: one conv to 9F and PixelShuffle(3). Children are named 0, 1, 2, ... like nn.Sequential.
+// With `prelu`, each stage ends in a PReLU (SRResNet).
+torch::nn::Sequential pixel_shuffle_upsampler(int64_t scale, int64_t features, bool prelu = false);
+
+// True for 2^n and 3.
+bool valid_upscale(int64_t scale);
+
+}  // namespace tessera::nn

@@ -1,0 +1,246 @@
+#include "tessera/archs/sr.h"
+
+namespace tessera::archs {
+
+namespace {
+
+std::array<double, 3> read_mean(Cfg& c, const std::array<double, 3>& def) {
+  if (!c.has("rgb_mean")) {
+    c.allow("rgb_mean");
+    return def;
+  }
+  auto v = c.get<std::vector<double>>("rgb_mean", {});
+  if (v.size() != 3) c.fail("rgb_mean", "expected 3 numbers (R, G, B)");
+  return {v[0], v[1], v[2]};
+}
+
+YAML::Node mean_yaml(const std::array<double, 3>& m) {
+  YAML::Node n;
+  for (double v : m) n.push_back(v);
+  return n;
+}
+
+torch::Tensor mean_tensor(const std::array<double, 3>& m, int64_t channels) {
+  if (channels != 3) return torch::zeros({1, channels, 1, 1});
+  return torch::tensor({m[0], m[1], m[2]}, torch::kFloat32).view({1, 3, 1, 1});
+}
+
+void check_scale(Cfg& c, int64_t scale) {
+  if (!nn::valid_upscale(scale) || scale < 2) c.fail("scale", "upscale factor " + std::to_string(scale) + " is not supported; use 2, 3, 4 or 8");
+}
+
+}  // namespace
+
+// ---------------- ESPCN ----------------
+EspcnOptions EspcnOptions::from_yaml(Cfg& c) {
+  EspcnOptions o;
+  o.scale = c.get<int64_t>("scale", o.scale, 2, 8);
+  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
+  o.feat1 = c.get<int64_t>("feat1", o.feat1, 1, 1024);
+  o.feat2 = c.get<int64_t>("feat2", o.feat2, 1, 1024);
+  o.activation = c.get_choice("activation", o.activation, {"tanh", "relu"});
+  c.finish();
+  return o;
+}
+YAML::Node EspcnOptions::to_yaml() const {
+  YAML::Node n;
+  n["type"] = "espcn";
+  n["scale"] = scale;
+  n["channels"] = channels;
+  n["feat1"] = feat1;
+  n["feat2"] = feat2;
+  n["activation"] = activation;
+  return n;
+}
+EspcnImpl::EspcnImpl(EspcnOptions o) : opt(std::move(o)) {
+  conv1 = register_module("conv1", nn::conv(opt.channels, opt.feat1, 5));
+  conv2 = register_module("conv2", nn::conv(opt.feat1, opt.feat2, 3));
+  conv3 = register_module("conv3", nn::conv(opt.feat2, opt.channels * opt.scale * opt.scale, 3));
+  shuffle = register_module("shuffle", torch::nn::PixelShuffle(opt.scale));
+}
+torch::Tensor EspcnImpl::act(const torch::Tensor& x) const { return opt.activation == "tanh" ? torch::tanh(x) : torch::relu(x); }
+torch::Tensor EspcnImpl::forward(torch::Tensor x) {
+  x = act(conv1(x));
+  x = act(conv2(x));
+  return shuffle(conv3(x));
+}
+
+// ---------------- EDSR ----------------
+EdsrOptions EdsrOptions::from_yaml(Cfg& c) {
+  EdsrOptions o;
+  o.scale = c.get<int64_t>("scale", o.scale, 1, 8);
+  check_scale(c, o.scale);
+  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
+  o.num_feat = c.get<int64_t>("num_feat", o.num_feat, 1, 2048);
+  o.num_block = c.get<int64_t>("num_block", o.num_block, 0, 256);
+  o.res_scale = c.get<double>("res_scale", o.res_scale, 0.0, 10.0);
+  o.img_range = c.get<double>("img_range", o.img_range, 1e-6, 1e6);
+  o.rgb_mean = read_mean(c, o.rgb_mean);
+  c.finish();
+  return o;
+}
+YAML::Node EdsrOptions::to_yaml() const {
+  YAML::Node n;
+  n["type"] = "edsr";
+  n["scale"] = scale;
+  n["channels"] = channels;
+  n["num_feat"] = num_feat;
+  n["num_block"] = num_block;
+  n["res_scale"] = res_scale;
+  n["img_range"] = img_range;
+  n["rgb_mean"] = mean_yaml(rgb_mean);
+  return n;
+}
+ResidualBlockNoBNImpl::ResidualBlockNoBNImpl(int64_t feat, double rs) : res_scale(rs) {
+  conv1 = register_module("conv1", nn::conv(feat, feat));
+  conv2 = register_module("conv2", nn::conv(feat, feat));
+}
+torch::Tensor ResidualBlockNoBNImpl::forward(const torch::Tensor& x) {
+  torch::Tensor r = conv2(torch::relu(conv1(x)));
+  return res_scale == 1.0 ? x + r : x + r * res_scale;
+}
+EdsrImpl::EdsrImpl(EdsrOptions o) : opt(std::move(o)) {
+  mean = mean_tensor(opt.rgb_mean, opt.channels);
+  conv_first = register_module("conv_first", nn::conv(opt.channels, opt.num_feat));
+  body = torch::nn::Sequential();
+  for (int64_t i = 0; i < opt.num_block; ++i) body->push_back(ResidualBlockNoBN(opt.num_feat, opt.res_scale));
+  register_module("body", body);
+  conv_after_body = register_module("conv_after_body", nn::conv(opt.num_feat, opt.num_feat));
+  upsample = register_module("upsample", nn::pixel_shuffle_upsampler(opt.scale, opt.num_feat));
+  conv_last = register_module("conv_last", nn::conv(opt.num_feat, opt.channels));
+}
+torch::Tensor EdsrImpl::forward(torch::Tensor x) {
+  torch::Tensor m = mean.to(x.device(), x.scalar_type());
+  x = (x - m) * opt.img_range;
+  x = conv_first(x);
+  torch::Tensor res = conv_after_body(opt.num_block > 0 ? body->forward(x) : x) + x;
+  x = conv_last(upsample->forward(res));
+  return x / opt.img_range + m;
+}
+
+// ---------------- WDSR ----------------
+WdsrOptions WdsrOptions::from_yaml(Cfg& c) {
+  WdsrOptions o;
+  o.variant = c.get_choice("variant", o.variant, {"a", "b"});
+  o.scale = c.get<int64_t>("scale", o.scale, 2, 8);
+  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
+  o.num_feat = c.get<int64_t>("num_feat", o.num_feat, 1, 2048);
+  o.num_block = c.get<int64_t>("num_block", o.num_block, 0, 256);
+  o.expansion = c.get<int64_t>("expansion", o.variant == "a" ? 4 : 6, 1, 64);
+  o.low_rank = c.get<double>("low_rank", o.low_rank, 0.01, 1.0);
+  o.res_scale = c.get<double>("res_scale", o.res_scale, 0.0, 10.0);
+  o.rgb_mean = read_mean(c, o.rgb_mean);
+  c.finish();
+  return o;
+}
+YAML::Node WdsrOptions::to_yaml() const {
+  YAML::Node n;
+  n["type"] = "wdsr";
+  n["variant"] = variant;
+  n["scale"] = scale;
+  n["channels"] = channels;
+  n["num_feat"] = num_feat;
+  n["num_block"] = num_block;
+  n["expansion"] = expansion;
+  n["low_rank"] = low_rank;
+  n["res_scale"] = res_scale;
+  n["rgb_mean"] = mean_yaml(rgb_mean);
+  return n;
+}
+WdsrBlockImpl::WdsrBlockImpl(const WdsrOptions& o) : res_scale(o.res_scale) {
+  body = torch::nn::Sequential();
+  const int64_t f = o.num_feat, wide = f * o.expansion;
+  if (o.variant == "a") {
+    body->push_back(nn::WnConv2d(f, wide, 3));
+    body->push_back(torch::nn::ReLU());
+    body->push_back(nn::WnConv2d(wide, f, 3));
+  } else {
+    const int64_t lr = static_cast<int64_t>(f * o.low_rank);
+    body->push_back(nn::WnConv2d(f, wide, 1));
+    body->push_back(torch::nn::ReLU());
+    body->push_back(nn::WnConv2d(wide, lr, 1));
+    body->push_back(nn::WnConv2d(lr, f, 3));
+  }
+  register_module("body", body);
+}
+torch::Tensor WdsrBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor r = body->forward(x);
+  return res_scale == 1.0 ? r + x : r * res_scale + x;
+}
+WdsrImpl::WdsrImpl(WdsrOptions o) : opt(std::move(o)) {
+  mean = mean_tensor(opt.rgb_mean, opt.channels);
+  const int64_t out = opt.scale * opt.scale * opt.channels;
+  head = register_module("head", torch::nn::Sequential(nn::WnConv2d(opt.channels, opt.num_feat, 3)));
+  body = torch::nn::Sequential();
+  for (int64_t i = 0; i < opt.num_block; ++i) body->push_back(WdsrBlock(opt));
+  register_module("body", body);
+  tail = register_module("tail", torch::nn::Sequential(nn::WnConv2d(opt.num_feat, out, 3), torch::nn::PixelShuffle(opt.scale)));
+  skip = register_module("skip", torch::nn::Sequential(nn::WnConv2d(opt.channels, out, 5), torch::nn::PixelShuffle(opt.scale)));
+}
+torch::Tensor WdsrImpl::forward(torch::Tensor x) {
+  torch::Tensor m = mean.to(x.device(), x.scalar_type());
+  // The official code maps [0,255] to (x - 255 mean) / 127.5; on [0,1] images that is 2 (x - mean).
+  x = (x - m) * 2.0;
+  torch::Tensor s = skip->forward(x);
+  x = head->forward(x);
+  if (opt.num_block > 0) x = body->forward(x);
+  x = tail->forward(x) + s;
+  return x * 0.5 + m;
+}
+
+// ---------------- SRResNet ----------------
+SrResNetOptions SrResNetOptions::from_yaml(Cfg& c) {
+  SrResNetOptions o;
+  o.scale = c.get<int64_t>("scale", o.scale, 2, 8);
+  check_scale(c, o.scale);
+  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
+  o.num_feat = c.get<int64_t>("num_feat", o.num_feat, 1, 2048);
+  o.num_block = c.get<int64_t>("num_block", o.num_block, 0, 256);
+  c.finish();
+  return o;
+}
+YAML::Node SrResNetOptions::to_yaml() const {
+  YAML::Node n;
+  n["type"] = "srresnet";
+  n["scale"] = scale;
+  n["channels"] = channels;
+  n["num_feat"] = num_feat;
+  n["num_block"] = num_block;
+  return n;
+}
+SrResBlockImpl::SrResBlockImpl(int64_t f) {
+  conv1 = register_module("conv1", nn::conv(f, f));
+  bn1 = register_module("bn1", torch::nn::BatchNorm2d(f));
+  prelu = register_module("prelu", torch::nn::PReLU(torch::nn::PReLUOptions().num_parameters(f)));
+  conv2 = register_module("conv2", nn::conv(f, f));
+  bn2 = register_module("bn2", torch::nn::BatchNorm2d(f));
+}
+torch::Tensor SrResBlockImpl::forward(const torch::Tensor& x) {
+  return x + bn2(conv2(prelu(bn1(conv1(x)))));
+}
+SrResNetImpl::SrResNetImpl(SrResNetOptions o) : opt(std::move(o)) {
+  conv_first = register_module("conv_first", nn::conv(opt.channels, opt.num_feat, 9));
+  prelu_first = register_module("prelu_first", torch::nn::PReLU(torch::nn::PReLUOptions().num_parameters(opt.num_feat)));
+  body = torch::nn::Sequential();
+  for (int64_t i = 0; i < opt.num_block; ++i) body->push_back(SrResBlock(opt.num_feat));
+  register_module("body", body);
+  conv_after_body = register_module("conv_after_body", nn::conv(opt.num_feat, opt.num_feat));
+  bn_after_body = register_module("bn_after_body", torch::nn::BatchNorm2d(opt.num_feat));
+  upsample = register_module("upsample", nn::pixel_shuffle_upsampler(opt.scale, opt.num_feat, true));
+  conv_last = register_module("conv_last", nn::conv(opt.num_feat, opt.channels, 9));
+}
+torch::Tensor SrResNetImpl::forward(torch::Tensor x) {
+  x = prelu_first(conv_first(x));
+  torch::Tensor r = opt.num_block > 0 ? body->forward(x) : x;
+  r = bn_after_body(conv_after_body(r)) + x;
+  return conv_last(upsample->forward(r));
+}
+
+void register_sr_archs(ArchRegistry& r) {
+  r.add("espcn", [](Cfg& c) -> NetPtr { return std::make_shared<EspcnImpl>(EspcnOptions::from_yaml(c)); });
+  r.add("edsr", [](Cfg& c) -> NetPtr { return std::make_shared<EdsrImpl>(EdsrOptions::from_yaml(c)); });
+  r.add("wdsr", [](Cfg& c) -> NetPtr { return std::make_shared<WdsrImpl>(WdsrOptions::from_yaml(c)); });
+  r.add("srresnet", [](Cfg& c) -> NetPtr { return std::make_shared<SrResNetImpl>(SrResNetOptions::from_yaml(c)); });
+}
+
+}  // namespace tessera::archs

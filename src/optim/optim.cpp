@@ -1,0 +1,140 @@
+#include "tessera/optim/optim.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <cmath>
+
+namespace tessera::optim {
+
+std::unique_ptr<torch::optim::Optimizer> build_optimizer(Cfg c, std::vector<torch::Tensor> params) {
+  std::string type = c.get_choice("type", "adam", {"adam", "adamw", "rmsprop", "sgd"});
+  double lr = c.get<double>("lr", 1e-4, 0.0, 10.0);
+  double wd = c.get<double>("weight_decay", type == "adamw" ? 1e-2 : 0.0, 0.0, 10.0);
+  std::unique_ptr<torch::optim::Optimizer> out;
+  if (type == "adam" || type == "adamw") {
+    auto betas = c.get<std::vector<double>>("betas", {0.9, 0.999});
+    if (betas.size() != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1)
+      c.fail("betas", "expected two numbers in [0, 1)");
+    double eps = c.get<double>("eps", 1e-8, 0.0, 1.0);
+    bool amsgrad = c.get<bool>("amsgrad", false);
+    if (type == "adam")
+      out = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad));
+    else
+      out = std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad));
+  } else if (type == "rmsprop") {
+    double alpha = c.get<double>("alpha", 0.99, 0.0, 1.0), eps = c.get<double>("eps", 1e-8, 0.0, 1.0);
+    double momentum = c.get<double>("momentum", 0.0, 0.0, 1.0);
+    out = std::make_unique<torch::optim::RMSprop>(params, torch::optim::RMSpropOptions(lr).alpha(alpha).eps(eps).weight_decay(wd).momentum(momentum));
+  } else {
+    double momentum = c.get<double>("momentum", 0.0, 0.0, 1.0);
+    bool nesterov = c.get<bool>("nesterov", false);
+    out = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd).nesterov(nesterov));
+  }
+  c.finish();
+  return out;
+}
+
+double base_lr(const torch::optim::Optimizer& opt) { return opt.param_groups().at(0).options().get_lr(); }
+
+LrSchedule LrSchedule::from_yaml(Cfg c, int64_t total) {
+  LrSchedule s;
+  s.total_steps = total;
+  s.type = c.get_choice("type", "constant", {"constant", "step", "multistep", "cosine"});
+  s.warmup_steps = c.get<int64_t>("warmup_steps", 0, 0, 1'000'000'000);
+  s.gamma = c.get<double>("gamma", 0.5, 0.0, 1.0);
+  if (s.type == "step") {
+    s.step_size = c.req<int64_t>("step_size");
+    if (s.step_size <= 0) c.fail("step_size", "must be positive");
+  } else if (s.type == "multistep") {
+    s.milestones = c.req<std::vector<int64_t>>("milestones");
+    if (!std::is_sorted(s.milestones.begin(), s.milestones.end())) c.fail("milestones", "must be increasing");
+  } else if (s.type == "cosine") {
+    s.eta_min_factor = c.get<double>("eta_min_factor", 0.0, 0.0, 1.0);
+  }
+  c.finish();
+  return s;
+}
+
+double LrSchedule::factor(int64_t step) const {
+  double f = 1.0;
+  if (type == "step") {
+    f = std::pow(gamma, static_cast<double>(step / step_size));
+  } else if (type == "multistep") {
+    int64_t k = std::upper_bound(milestones.begin(), milestones.end(), step) - milestones.begin();
+    f = std::pow(gamma, static_cast<double>(k));
+  } else if (type == "cosine") {
+    const double span = std::max<int64_t>(1, total_steps - warmup_steps);
+    const double t = std::clamp(static_cast<double>(step - warmup_steps) / span, 0.0, 1.0);
+    f = eta_min_factor + (1 - eta_min_factor) * 0.5 * (1 + std::cos(M_PI * t));
+  }
+  if (warmup_steps > 0 && step < warmup_steps) f *= static_cast<double>(step + 1) / warmup_steps;
+  return f;
+}
+
+void LrSchedule::apply(torch::optim::Optimizer& opt, double base, int64_t step) const {
+  const double lr = base * factor(step);
+  for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+static std::vector<torch::Tensor> state_tensors(torch::nn::Module& m) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : m.named_parameters()) out.push_back(p.value());
+  for (auto& b : m.named_buffers()) out.push_back(b.value());
+  return out;
+}
+
+Ema::Ema(torch::nn::Module& model, double decay) : decay_(decay) {
+  torch::NoGradGuard ng;
+  for (auto& t : state_tensors(model)) shadow_.push_back(t.detach().clone());
+}
+
+void Ema::update(torch::nn::Module& model) {
+  torch::NoGradGuard ng;
+  auto cur = state_tensors(model);
+  const size_t np = model.parameters().size();
+  for (size_t i = 0; i < cur.size(); ++i) {
+    if (i < np && cur[i].is_floating_point()) shadow_[i].mul_(decay_).add_(cur[i].detach(), 1 - decay_);
+    else shadow_[i].copy_(cur[i]);
+  }
+}
+
+void Ema::copy_to(torch::nn::Module& target) const {
+  torch::NoGradGuard ng;
+  auto dst = state_tensors(target);
+  TORCH_CHECK(dst.size() == shadow_.size(), "EMA copy_to: architecture mismatch");
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(shadow_[i]);
+}
+
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return 0.0;
+  std::vector<torch::Tensor> norms;
+  for (const auto& g : grads) norms.push_back(g.detach().to(torch::kFloat32).norm(2));
+  double total = torch::stack(norms).norm(2).item<double>();
+  if (max_norm > 0 && total > max_norm) {
+    const double coef = max_norm / (total + 1e-6);
+    for (auto& g : grads) g.mul_(coef);
+  }
+  return total;
+}
+
+AutocastScope::AutocastScope(torch::DeviceType device, bool enabled, at::ScalarType dtype)
+    : device_(device), enabled_(enabled) {
+  if (!enabled_) return;
+  prev_enabled_ = at::autocast::is_autocast_enabled(device_);
+  prev_dtype_ = at::autocast::get_autocast_dtype(device_);
+  at::autocast::set_autocast_enabled(device_, true);
+  at::autocast::set_autocast_dtype(device_, dtype);
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!enabled_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(device_, prev_enabled_);
+  at::autocast::set_autocast_dtype(device_, prev_dtype_);
+}
+
+}  // namespace tessera::optim
