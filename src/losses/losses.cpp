@@ -30,9 +30,9 @@ void register_builtin_losses() {
   });
 }
 
-LossFn build_loss(Cfg cfg) {
+LossFn build_loss(Cfg cfg, const std::string& default_type) {
   register_builtin_losses();
-  std::string type = cfg.req<std::string>("type");
+  std::string type = default_type.empty() ? cfg.req<std::string>("type") : cfg.get<std::string>("type", default_type);
   return loss_registry().build(type, cfg, cfg.where("type"));
 }
 

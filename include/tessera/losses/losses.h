@@ -16,7 +16,7 @@ torch::Tensor charbonnier_loss(const torch::Tensor& pred, const torch::Tensor& t
 using LossRegistry = Registry<LossFn>;
 LossRegistry& loss_registry();
 void register_builtin_losses();
-// A config section {type: l1|mse|charbonnier, weight: 1.0, ...}.
-LossFn build_loss(Cfg cfg);
+// A config section {type: l1|mse|charbonnier, weight: 1.0, ...}; `type` defaults to `default_type`.
+LossFn build_loss(Cfg cfg, const std::string& default_type = "");
 
 }  // namespace tessera::losses

@@ -1,0 +1,18 @@
+// Self-describing weight files: safetensors whose tensor names are the PyTorch state_dict names and
+// whose metadata holds the arch options, so eval/upscale/export need only the file.
+#pragma once
+#include <string>
+
+#include "tessera/archs/net.h"
+#include "tessera/io/safetensors.h"
+
+namespace tessera::archs {
+
+// Parameters and buffers under their state_dict names, with the arch in the metadata.
+io::TensorFile net_weights(NetImpl& net, const std::map<std::string, std::string>& extra_meta = {});
+// Copies weights into `net`; missing, unexpected or mis-shaped tensors are an Error naming `source`.
+void load_net_weights(torch::nn::Module& net, const io::TensorFile& file, const std::string& source);
+// Rebuilds the network stored in a weights file (eval mode, on the CPU).
+NetPtr load_net_checkpoint(const std::string& path);
+
+}  // namespace tessera::archs

@@ -1,0 +1,39 @@
+// The generic training loop: batches to recipe.train_step, progress and logs, validation cadence,
+// atomic checkpoints (keep last N and the best), exact resume, SIGINT/SIGTERM handling.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tessera/recipes/recipe.h"
+
+namespace tessera::recipes {
+
+struct TrainerOptions {
+  std::string name = "run";
+  uint64_t seed = 0;
+  std::string device = "auto";
+  int threads = 0;           // intra-op threads; 0 = LibTorch's default
+  int64_t total_steps = 1000;
+  int64_t log_every = 100;
+  int64_t val_every = 1000;  // 0 = only at the end
+  int64_t save_every = 1000; // 0 = only at the end
+  int64_t keep_last = 3;
+  static TrainerOptions from_yaml(Cfg& root);  // reads name, seed, device, threads and the `trainer` section
+};
+
+struct TrainArgs {
+  std::string config_file;
+  std::vector<std::string> overrides;
+  std::string resume;   // "", "auto", or a checkpoint/run directory
+  std::string run_dir;  // default runs/<name>
+  int64_t stop_after = -1;  // testing aid: stop (as if interrupted) once this step is reached
+};
+
+// Runs a whole training from a config file. Returns the process exit code.
+int train(const TrainArgs& args);
+
+// Checkpoint directories of a run, newest first (complete ones only: step_NNNNNNNN, no .tmp).
+std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir);
+
+}  // namespace tessera::recipes

@@ -1,0 +1,196 @@
+#include "tessera/recipes/sr.h"
+
+#include <filesystem>
+
+#include "tessera/archs/checkpoint.h"
+#include "tessera/data/resize.h"
+#include "tessera/io/image_io.h"
+#include "tessera/losses/losses.h"
+#include "tessera/optim/optim.h"
+
+namespace tessera::recipes {
+
+torch::Tensor bicubic_upscale(const torch::Tensor& lq, int64_t scale) {
+  return data::imresize_bicubic(lq, static_cast<double>(scale), false);
+}
+
+SrEvaluation evaluate_sr(archs::NetImpl& net, const data::SrFolderDataset& val, const metrics::QualityOptions& q,
+                         const archs::TileOptions& tile, torch::Device device, size_t max_samples) {
+  torch::NoGradGuard ng;
+  const bool was_training = net.is_training();
+  net.eval();
+  SrEvaluation ev;
+  const size_t n = val.files().size();
+  for (size_t i = 0; i < n; ++i) {
+    auto [lq, gt] = val.pair(i);
+    torch::Tensor sr = io::quantize(archs::run_image(net, lq, tile, device));
+    torch::Tensor bic = io::quantize(bicubic_upscale(lq, net.scale()));
+    if (sr.sizes() != gt.sizes())
+      throw Error("network output " + c10::str(sr.sizes()) + " does not match HR image " + c10::str(gt.sizes()) +
+                  " of '" + val.files()[i] + "' (scale mismatch?)");
+    SrImageScore s{std::filesystem::path(val.files()[i]).filename().string(), metrics::psnr(sr, gt, q),
+                   metrics::ssim(sr, gt, q), metrics::psnr(bic, gt, q), metrics::ssim(bic, gt, q)};
+    ev.psnr += s.psnr / n;
+    ev.ssim += s.ssim / n;
+    ev.bicubic_psnr += s.bicubic_psnr / n;
+    ev.bicubic_ssim += s.bicubic_ssim / n;
+    ev.images.push_back(s);
+    if (ev.samples.size() < max_samples) ev.samples.emplace_back(std::filesystem::path(s.name).stem().string(), sr);
+  }
+  if (was_training) net.train();
+  return ev;
+}
+
+namespace {
+
+class SrRecipe : public Recipe {
+ public:
+  SrRecipe(Cfg& root, torch::Device device, int64_t total_steps) : device_(device) {
+    Cfg net_cfg = root.child("network");
+    net_ = archs::build_arch(net_cfg);
+    net_->to(device_);
+    Cfg rc = root.child("recipe");
+    rc.req<std::string>("type");
+    loss_ = losses::build_loss(rc.child("loss", true), "l1");
+    optimizer_ = optim::build_optimizer(rc.child("optimizer", true), net_->parameters());
+    base_lr_ = optim::base_lr(*optimizer_);
+    schedule_ = optim::LrSchedule::from_yaml(rc.child("scheduler", true), total_steps);
+    ema_decay_ = rc.get<double>("ema", 0.0, 0.0, 1.0);
+    grad_clip_ = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
+    amp_ = rc.get_choice("amp", "none", {"none", "bf16"});
+    Cfg vc = rc.child("val", true);
+    quality_.y_channel = vc.get<bool>("y_channel", true);
+    quality_.crop_border = vc.get<int64_t>("crop_border", net_->scale(), 0, 1024);
+    val_samples_ = vc.get<int64_t>("save_images", 3, 0, 1000);
+    tile_.tile = vc.get<int64_t>("tile", 0, 0, 1 << 20);
+    vc.finish();
+    rc.finish();
+    resolved_["network"] = net_->options_yaml();
+    resolved_["recipe"] = yaml_clone(rc.node());
+    if (ema_decay_ > 0) {
+      ema_ = std::make_unique<optim::Ema>(*net_, ema_decay_);
+      net_ema_ = archs::build_arch(Cfg(yaml_clone(net_->options_yaml()), "network", root.file()));
+      net_ema_->to(device_);
+      net_ema_->eval();
+    }
+  }
+
+  Scalars train_step(const data::Batch& batch, int64_t step) override {
+    net_->train();
+    torch::Tensor lq = batch.at("lq").to(device_), gt = batch.at("gt").to(device_);
+    torch::Tensor loss;
+    {
+      optim::AutocastScope autocast(device_.type(), amp_ == "bf16");
+      torch::Tensor out = net_->forward(lq);
+      loss = loss_(out.to(torch::kFloat32), gt);
+    }
+    if (!std::isfinite(loss.item<double>())) throw Error("loss became " + std::to_string(loss.item<double>()) + " at step " + std::to_string(step));
+    optimizer_->zero_grad();
+    loss.backward();
+    double gnorm = optim::clip_grad_norm(net_->parameters(), grad_clip_);
+    schedule_.apply(*optimizer_, base_lr_, step);
+    optimizer_->step();
+    if (ema_) ema_->update(*net_);
+    return {{"loss", loss.item<double>()}, {"lr", base_lr_ * schedule_.factor(step)}, {"grad_norm", gnorm}};
+  }
+
+  archs::NetImpl& inference_net() {
+    if (!ema_) return *net_;
+    ema_->copy_to(*net_ema_);
+    return *net_ema_;
+  }
+
+  ValResult validate(const data::Dataset& val, int64_t) override {
+    auto* sr_val = dynamic_cast<const data::SrFolderDataset*>(&val);
+    if (!sr_val) throw ConfigError("the sr recipe validates on an sr_folder dataset");
+    SrEvaluation ev = evaluate_sr(inference_net(), *sr_val, quality_, tile_, device_, static_cast<size_t>(val_samples_));
+    const std::string sfx = quality_.y_channel ? "_y" : "_rgb";
+    ValResult r;
+    r.metrics = {{"psnr" + sfx, ev.psnr}, {"ssim" + sfx, ev.ssim}, {"bicubic_psnr" + sfx, ev.bicubic_psnr},
+                 {"bicubic_ssim" + sfx, ev.bicubic_ssim}};
+    r.images = ev.samples;
+    best_ = "psnr" + sfx;
+    return r;
+  }
+  std::string best_metric() const override { return quality_.y_channel ? "psnr_y" : "psnr_rgb"; }
+
+  std::vector<std::pair<std::string, io::TensorFile>> weight_files() override {
+    return {{"model.safetensors", archs::net_weights(inference_net(), {{"tessera.ema", ema_ ? "true" : "false"}})}};
+  }
+
+  void save_state(torch::serialize::OutputArchive& ar) override {
+    torch::serialize::OutputArchive net_ar, opt_ar;
+    net_->save(net_ar);
+    optimizer_->save(opt_ar);
+    ar.write("net", net_ar);
+    ar.write("optimizer", opt_ar);
+    if (ema_) {
+      auto& sh = ema_->shadow();
+      for (size_t i = 0; i < sh.size(); ++i) ar.write("ema." + std::to_string(i), sh[i], /*is_buffer=*/true);
+    }
+  }
+
+  void load_state(torch::serialize::InputArchive& ar) override {
+    torch::serialize::InputArchive net_ar, opt_ar;
+    ar.read("net", net_ar);
+    ar.read("optimizer", opt_ar);
+    net_->load(net_ar);
+    optimizer_->load(opt_ar);
+    if (ema_) {
+      auto& sh = ema_->shadow();
+      for (size_t i = 0; i < sh.size(); ++i) {
+        torch::Tensor t;
+        ar.read("ema." + std::to_string(i), t, /*is_buffer=*/true);
+        sh[i].copy_(t);
+      }
+    }
+  }
+
+  YAML::Node resolved_config() const override { return resolved_; }
+  std::string summary() const override {
+    return net_->type() + " x" + std::to_string(net_->scale()) + ", " + std::to_string(archs::count_parameters(*net_)) +
+           " parameters" + (ema_ ? ", EMA " + std::to_string(ema_decay_) : "") + (amp_ != "none" ? ", autocast " + amp_ : "");
+  }
+
+ private:
+  torch::Device device_;
+  archs::NetPtr net_, net_ema_;
+  losses::LossFn loss_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  double base_lr_ = 1e-4;
+  optim::LrSchedule schedule_;
+  double ema_decay_ = 0, grad_clip_ = 0;
+  std::unique_ptr<optim::Ema> ema_;
+  std::string amp_;
+  metrics::QualityOptions quality_;
+  archs::TileOptions tile_;
+  int64_t val_samples_ = 3;
+  std::string best_;
+  YAML::Node resolved_;
+};
+
+}  // namespace
+
+void register_sr_recipe(RecipeRegistry& r) {
+  r.add("sr", [](Cfg& root, torch::Device d, int64_t total) -> RecipePtr { return std::make_unique<SrRecipe>(root, d, total); });
+}
+
+RecipeRegistry& recipe_registry() {
+  static RecipeRegistry r("recipe");
+  return r;
+}
+
+void register_builtin_recipes() {
+  auto& r = recipe_registry();
+  if (r.contains("sr")) return;
+  register_sr_recipe(r);
+}
+
+RecipePtr build_recipe(Cfg& root, torch::Device device, int64_t total_steps) {
+  register_builtin_recipes();
+  Cfg rc = root.child("recipe");
+  std::string type = rc.req<std::string>("type");
+  return recipe_registry().build(type, root, rc.where("type"), device, total_steps);
+}
+
+}  // namespace tessera::recipes
