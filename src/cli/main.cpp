@@ -1,0 +1,50 @@
+// tessera: train, evaluate, run and export image models. Exit codes: 0 success, 2 usage or config
+// error, 1 runtime failure.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "commands.h"
+#include "tessera/build_info.h"
+#include "tessera/core/error.h"
+#include "tessera/core/runtime.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tessera " TESSERA_VERSION ": training framework for super-resolution, generative models and style transfer"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(TESSERA_VERSION " (" TESSERA_GIT_SHA ")"));
+  std::vector<std::pair<CLI::App*, tessera::cli::Run>> commands;
+  auto add = [&](const char* name, const char* help, tessera::cli::Run (*fn)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    commands.emplace_back(sub, fn(*sub));
+  };
+  add("train", "Train a model from a YAML config", tessera::cli::add_train);
+  add("eval", "Evaluate a checkpoint (PSNR/SSIM against bicubic)", tessera::cli::add_eval);
+  add("upscale", "Upscale an image or a folder of images", tessera::cli::add_upscale);
+  add("export", "Export a checkpoint to ONNX", tessera::cli::add_export);
+  add("info", "Print library versions, devices and CPU features", tessera::cli::add_info);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  tessera::setup_logging();
+  try {
+    for (auto& [sub, run] : commands)
+      if (sub->parsed()) return run();
+  } catch (const tessera::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const tessera::Error& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    spdlog::error("{}", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 2;
+}

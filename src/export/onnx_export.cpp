@@ -1,0 +1,182 @@
+#include "tessera/export/onnx_export.h"
+
+#include <unordered_map>
+
+#include "tessera/archs/sr.h"
+#include "tessera/build_info.h"
+#include "tessera/core/config.h"
+#include "tessera/io/files.h"
+
+namespace tessera::exporter {
+
+namespace {
+
+std::unordered_map<std::type_index, Emitter>& emitters() {
+  static std::unordered_map<std::type_index, Emitter> m;
+  return m;
+}
+
+std::vector<int64_t> dims_of(const torch::Tensor& t) { return t.sizes().vec(); }
+
+std::string tensor_init(OnnxGraph& g, const std::string& name, const torch::Tensor& t) {
+  torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  return g.add_initializer(name, dims_of(c), c.data_ptr<float>());
+}
+
+// Conv with "same" padding (all tessera convs), from an explicit weight and optional bias.
+std::string conv_node(OnnxGraph& g, const std::string& x, const torch::Tensor& w, const torch::Tensor& b,
+                      const std::string& prefix) {
+  const int64_t k = w.size(2), p = k / 2;
+  std::vector<std::string> in{x, tensor_init(g, prefix + ".weight", w)};
+  if (b.defined()) in.push_back(tensor_init(g, prefix + ".bias", b));
+  return g.add_node("Conv", in, prefix, {{"kernel_shape", std::vector<int64_t>{k, w.size(3)}},
+                                         {"pads", std::vector<int64_t>{p, w.size(3) / 2, p, w.size(3) / 2}},
+                                         {"strides", std::vector<int64_t>{1, 1}}});
+}
+
+// Sub(x, mean) * s  or  x * s + mean, with mean shaped [1,C,1,1].
+std::string mean_tensor_init(OnnxGraph& g, const std::string& name, const torch::Tensor& mean) {
+  return tensor_init(g, name, mean.view({1, -1, 1, 1}));
+}
+
+template <class T>
+T& as(torch::nn::Module& m) {
+  return dynamic_cast<T&>(m);
+}
+
+}  // namespace
+
+void register_emitter(std::type_index type, Emitter e) { emitters()[type] = std::move(e); }
+
+std::string emit(OnnxGraph& g, torch::nn::Module& module, const std::string& x, const std::string& prefix) {
+  register_builtin_emitters();
+  auto it = emitters().find(std::type_index(typeid(module)));
+  if (it == emitters().end())
+    throw Error("ONNX export: no emitter for module '" + prefix + "' of kind " + module.name());
+  return it->second(g, module, x, prefix);
+}
+
+void register_builtin_emitters() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  using namespace torch::nn;
+  register_emitter(typeid(Conv2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& c = as<Conv2dImpl>(m);
+    const auto& o = c.options;
+    TORCH_CHECK(o.stride()->at(0) == 1 && o.dilation()->at(0) == 1 && o.groups() == 1, "ONNX export: only stride-1 convs");
+    return conv_node(g, x, c.weight, o.bias() ? c.bias : torch::Tensor(), p);
+  });
+  register_emitter(typeid(nn::WnConv2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& c = as<nn::WnConv2dImpl>(m);
+    torch::NoGradGuard ng;
+    return conv_node(g, x, c.weight(), c.bias, p);  // weight norm folded into the weight
+  });
+  register_emitter(typeid(ReLUImpl), [](OnnxGraph& g, Module&, const std::string& x, const std::string& p) {
+    return g.add_node("Relu", {x}, p + ".relu");
+  });
+  register_emitter(typeid(PReLUImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& r = as<PReLUImpl>(m);
+    torch::Tensor slope = r.weight.detach().view({-1, 1, 1});  // broadcast over H, W
+    return g.add_node("PRelu", {x, tensor_init(g, p + ".weight", slope)}, p);
+  });
+  register_emitter(typeid(PixelShuffleImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& s = as<PixelShuffleImpl>(m);
+    return g.add_node("DepthToSpace", {x}, p + ".pixel_shuffle",
+                      {{"blocksize", static_cast<int64_t>(s.options.upscale_factor())}, {"mode", std::string("CRD")}});
+  });
+  register_emitter(typeid(BatchNorm2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& bn = as<BatchNorm2dImpl>(m);
+    const auto& o = bn.options;
+    TORCH_CHECK(o.affine() && o.track_running_stats(), "ONNX export: BatchNorm needs affine weights and running stats");
+    return g.add_node("BatchNormalization",
+                      {x, tensor_init(g, p + ".weight", bn.weight), tensor_init(g, p + ".bias", bn.bias),
+                       tensor_init(g, p + ".running_mean", bn.running_mean), tensor_init(g, p + ".running_var", bn.running_var)},
+                      p, {{"epsilon", static_cast<float>(o.eps())}});
+  });
+  register_emitter(typeid(SequentialImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    std::string y = x;
+    auto& seq = as<SequentialImpl>(m);
+    for (const auto& child : seq.named_children()) y = emit(g, *child.value(), y, p + "." + child.key());
+    return y;
+  });
+  register_emitter(typeid(archs::ResidualBlockNoBNImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& b = as<archs::ResidualBlockNoBNImpl>(m);
+    std::string r = emit(g, *b.conv2, g.add_node("Relu", {emit(g, *b.conv1, x, p + ".conv1")}, p + ".relu"), p + ".conv2");
+    if (b.res_scale != 1.0) r = g.add_node("Mul", {r, g.add_scalar(p + ".res_scale", static_cast<float>(b.res_scale))}, p + ".scaled");
+    return g.add_node("Add", {x, r}, p + ".out");
+  });
+  register_emitter(typeid(archs::WdsrBlockImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& b = as<archs::WdsrBlockImpl>(m);
+    std::string r = emit(g, *b.body, x, p + ".body");
+    if (b.res_scale != 1.0) r = g.add_node("Mul", {r, g.add_scalar(p + ".res_scale", static_cast<float>(b.res_scale))}, p + ".scaled");
+    return g.add_node("Add", {r, x}, p + ".out");
+  });
+  register_emitter(typeid(archs::SrResBlockImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& b = as<archs::SrResBlockImpl>(m);
+    std::string y = emit(g, *b.bn1, emit(g, *b.conv1, x, p + ".conv1"), p + ".bn1");
+    y = emit(g, *b.prelu, y, p + ".prelu");
+    y = emit(g, *b.bn2, emit(g, *b.conv2, y, p + ".conv2"), p + ".bn2");
+    return g.add_node("Add", {x, y}, p + ".out");
+  });
+  register_emitter(typeid(archs::EspcnImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& n = as<archs::EspcnImpl>(m);
+    const std::string act = n.opt.activation == "tanh" ? "Tanh" : "Relu";
+    std::string y = g.add_node(act, {emit(g, *n.conv1, x, "conv1")}, "act1");
+    y = g.add_node(act, {emit(g, *n.conv2, y, "conv2")}, "act2");
+    return emit(g, *n.shuffle, emit(g, *n.conv3, y, "conv3"), "shuffle");
+  });
+  register_emitter(typeid(archs::EdsrImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& n = as<archs::EdsrImpl>(m);
+    std::string mean = mean_tensor_init(g, "mean", n.mean);
+    std::string range = g.add_scalar("img_range", static_cast<float>(n.opt.img_range));
+    std::string y = g.add_node("Mul", {g.add_node("Sub", {x, mean}, "centered"), range}, "scaled_input");
+    y = emit(g, *n.conv_first, y, "conv_first");
+    std::string body = n.opt.num_block > 0 ? emit(g, *n.body, y, "body") : y;
+    std::string res = g.add_node("Add", {emit(g, *n.conv_after_body, body, "conv_after_body"), y}, "res");
+    std::string out = emit(g, *n.conv_last, emit(g, *n.upsample, res, "upsample"), "conv_last");
+    return g.add_node("Add", {g.add_node("Div", {out, range}, "unscaled"), mean}, "sr");
+  });
+  register_emitter(typeid(archs::WdsrImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& n = as<archs::WdsrImpl>(m);
+    std::string mean = mean_tensor_init(g, "mean", n.mean);
+    std::string y = g.add_node("Mul", {g.add_node("Sub", {x, mean}, "centered"), g.add_scalar("two", 2.0f)}, "normalized");
+    std::string s = emit(g, *n.skip, y, "skip");
+    std::string h = emit(g, *n.head, y, "head");
+    if (n.opt.num_block > 0) h = emit(g, *n.body, h, "body");
+    std::string t = g.add_node("Add", {emit(g, *n.tail, h, "tail"), s}, "sum");
+    return g.add_node("Add", {g.add_node("Mul", {t, g.add_scalar("half", 0.5f)}, "halved"), mean}, "sr");
+  });
+  register_emitter(typeid(archs::SrResNetImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& n = as<archs::SrResNetImpl>(m);
+    std::string y = emit(g, *n.prelu_first, emit(g, *n.conv_first, x, "conv_first"), "prelu_first");
+    std::string r = n.opt.num_block > 0 ? emit(g, *n.body, y, "body") : y;
+    r = emit(g, *n.bn_after_body, emit(g, *n.conv_after_body, r, "conv_after_body"), "bn_after_body");
+    r = g.add_node("Add", {r, y}, "res");
+    return emit(g, *n.conv_last, emit(g, *n.upsample, r, "upsample"), "conv_last");
+  });
+}
+
+std::string export_onnx(archs::NetImpl& net, const ExportOptions& opt) {
+  if (opt.opset < 13 || opt.opset > 17)
+    throw ConfigError("--opset " + std::to_string(opt.opset) + " is not supported; use 13..17 (Debian's ONNX 1.12 stops at 17)");
+  torch::NoGradGuard ng;
+  const bool was_training = net.is_training();
+  net.eval();
+  OnnxGraph g("tessera_" + net.type(), opt.opset);
+  g.set_producer("tessera", TESSERA_VERSION);
+  g.set_metadata("tessera.arch", yaml_dump(net.options_yaml()));
+  g.set_metadata("tessera.scale", std::to_string(net.scale()));
+  g.add_input("input", {std::string("batch"), net.in_channels(), std::string("height"), std::string("width")});
+  std::string y = emit(g, net, "input", "");
+  g.identity(y, "output");
+  g.add_output("output", {std::string("batch"), net.in_channels(), std::string("out_height"), std::string("out_width")});
+  if (was_training) net.train();
+  return g.finish();
+}
+
+void export_onnx_file(archs::NetImpl& net, const std::string& path, const ExportOptions& opt) {
+  io::write_file_atomic(path, export_onnx(net, opt));
+}
+
+}  // namespace tessera::exporter
