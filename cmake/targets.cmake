@@ -32,3 +32,13 @@ function(tessera_use_pch name)
   target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
+
+# libtorch.so exports its own copy of std::filesystem (remove_all crashes when called through it).
+# Listing libstdc++ first among an executable's needed libraries makes the dynamic linker bind
+# those symbols to the system libstdc++.
+function(tessera_add_executable name)
+  add_executable(${name} ${ARGN})
+  target_link_options(${name} BEFORE PRIVATE "LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
+  tessera_use_pch(${name})
+  set_target_properties(${name} PROPERTIES BUILD_RPATH "${TORCH_LIB_DIR}")
+endfunction()
