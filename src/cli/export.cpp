@@ -10,16 +10,31 @@ Run add_export(CLI::App& app) {
   struct Args {
     std::string checkpoint, output;
     int opset = 17;
+    int64_t batch = 0;
+    std::string size;
   };
   auto a = std::make_shared<Args>();
   app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors)")->required();
   app.add_option("--output", a->output, "ONNX file to write")->required();
   app.add_option("--opset", a->opset, "ONNX opset (13..17)");
+  app.add_option("--batch", a->batch, "fixed batch size (default: dynamic)");
+  app.add_option("--input-size", a->size, "fixed LR input size HxW, for runtimes that need static shapes (default: dynamic)");
   return [a] {
+    exporter::ExportOptions opt;
+    opt.opset = a->opset;
+    opt.batch = a->batch;
+    if (!a->size.empty()) {
+      long long h = 0, w = 0;
+      char x = 0;
+      if (std::sscanf(a->size.c_str(), "%lld%c%lld", &h, &x, &w) != 3 || (x != 'x' && x != 'X') || h <= 0 || w <= 0)
+        throw ConfigError("--input-size '" + a->size + "' must look like 256x320 (height x width)");
+      opt.height = h;
+      opt.width = w;
+    }
     archs::NetPtr net = archs::load_net_checkpoint(a->checkpoint);
-    exporter::export_onnx_file(*net, a->output, {a->opset});
-    spdlog::info("wrote {} ({} x{}, opset {}; input 'input' float32 NCHW RGB in [0,1], dynamic batch/height/width)",
-                 a->output, net->type(), net->scale(), a->opset);
+    exporter::export_onnx_file(*net, a->output, opt);
+    spdlog::info("wrote {} ({} x{}, opset {}; input 'input' float32 NCHW RGB in [0,1], {})", a->output, net->type(),
+                 net->scale(), a->opset, opt.height > 0 ? "fixed size " + a->size : "dynamic batch/height/width");
     return 0;
   };
 }

@@ -167,10 +167,13 @@ std::string export_onnx(archs::NetImpl& net, const ExportOptions& opt) {
   g.set_producer("tessera", TESSERA_VERSION);
   g.set_metadata("tessera.arch", yaml_dump(net.options_yaml()));
   g.set_metadata("tessera.scale", std::to_string(net.scale()));
-  g.add_input("input", {std::string("batch"), net.in_channels(), std::string("height"), std::string("width")});
+  if ((opt.height > 0) != (opt.width > 0)) throw ConfigError("a fixed input size needs both height and width");
+  auto dim = [](int64_t v, const char* name) -> Dim { return v > 0 ? Dim(v) : Dim(std::string(name)); };
+  g.add_input("input", {dim(opt.batch, "batch"), net.in_channels(), dim(opt.height, "height"), dim(opt.width, "width")});
   std::string y = emit(g, net, "input", "");
   g.identity(y, "output");
-  g.add_output("output", {std::string("batch"), net.in_channels(), std::string("out_height"), std::string("out_width")});
+  g.add_output("output", {dim(opt.batch, "batch"), net.in_channels(), dim(opt.height * net.scale(), "out_height"),
+                          dim(opt.width * net.scale(), "out_width")});
   if (was_training) net.train();
   return g.finish();
 }

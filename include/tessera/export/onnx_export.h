@@ -23,6 +23,9 @@ void register_builtin_emitters();
 
 struct ExportOptions {
   int opset = 17;
+  // 0 = dynamic (dim_param). Fixed sizes are for runtimes that need static shapes (OpenCV 4.6's
+  // importer turns DepthToSpace into reshapes computed at import time).
+  int64_t batch = 0, height = 0, width = 0;
 };
 
 // Builds, checks (onnx::checker + shape inference) and returns the serialised model.

@@ -1,0 +1,126 @@
+#include <catch2/catch.hpp>
+#include <opencv2/dnn.hpp>
+
+#include "../support/support.h"
+#include "tessera/archs/checkpoint.h"
+#include "tessera/archs/inference.h"
+#include "tessera/archs/sr.h"
+#include "tessera/export/onnx_export.h"
+#include "tessera/io/files.h"
+
+using namespace tessera;
+
+namespace {
+
+archs::NetPtr build(const std::string& yaml) { return archs::build_arch(Cfg(YAML::Load(yaml), "network", "test")); }
+
+// Small variants of every registered arch (one per variant and upscale path).
+const std::vector<std::string> kSmallArchs = {
+    "{type: espcn, scale: 3, feat1: 8, feat2: 4}",
+    "{type: espcn, scale: 2, feat1: 8, feat2: 4, activation: relu}",
+    "{type: edsr, scale: 2, num_feat: 8, num_block: 2}",
+    "{type: edsr, scale: 3, num_feat: 8, num_block: 1, res_scale: 0.1}",
+    "{type: edsr, scale: 4, num_feat: 8, num_block: 1}",
+    "{type: wdsr, variant: a, scale: 2, num_feat: 8, num_block: 2}",
+    "{type: wdsr, variant: b, scale: 3, num_feat: 10, num_block: 2, res_scale: 0.5}",
+    "{type: srresnet, scale: 4, num_feat: 8, num_block: 2}",
+    "{type: srresnet, scale: 2, num_feat: 8, num_block: 1}",
+};
+
+void randomise_bn(archs::NetImpl& net) {
+  torch::NoGradGuard ng;
+  for (auto& b : net.named_buffers()) {
+    if (b.key().find("running_mean") != std::string::npos) b.value().normal_(0, 0.1);
+    if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 1.5);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every registered arch builds from its default options and runs", "[archs]") {
+  archs::register_builtin_archs();
+  for (const auto& name : archs::arch_registry().names()) {
+    INFO("arch " << name);
+    auto net = build("{type: " + name + "}");
+    net->eval();
+    torch::NoGradGuard ng;
+    auto y = net->forward(torch::rand({1, 3, 12, 10}));
+    REQUIRE(y.sizes() == torch::IntArrayRef({1, 3, 12 * net->scale(), 10 * net->scale()}));
+    REQUIRE(torch::isfinite(y).all().item<bool>());
+  }
+}
+
+TEST_CASE("parameter counts match the papers", "[archs]") {
+  // EDSR baseline x2: 1.37 M; EDSR full x4: 43 M; WDSR-A (16 blocks, 32 features, x4 expansion): 1.19 M.
+  REQUIRE(std::abs(archs::count_parameters(*build("{type: edsr, scale: 2}")) - 1'369'859) < 1000);
+  REQUIRE(std::abs(archs::count_parameters(*build("{type: edsr, scale: 4, num_feat: 256, num_block: 32, res_scale: 0.1}")) / 1e6 - 43.1) < 0.1);
+  REQUIRE(std::abs(archs::count_parameters(*build("{type: wdsr, variant: a, scale: 2}")) / 1e6 - 1.19) < 0.01);
+}
+
+TEST_CASE("weights round trip through a self-describing safetensors file", "[archs][checkpoint]") {
+  auto dir = test::temp_dir("arch_roundtrip");
+  for (const auto& y : kSmallArchs) {
+    INFO(y);
+    auto net = build(y);
+    randomise_bn(*net);
+    net->eval();
+    const auto path = (dir / "w.safetensors").string();
+    io::save_safetensors(path, archs::net_weights(*net));
+    auto back = archs::load_net_checkpoint(path);  // rebuilt from the metadata alone
+    REQUIRE(back->type() == net->type());
+    auto x = torch::rand({2, 3, 9, 11});
+    torch::NoGradGuard ng;
+    REQUIRE(torch::equal(net->forward(x), back->forward(x)));
+  }
+}
+
+TEST_CASE("loading mismatched weights names the problem", "[archs][checkpoint]") {
+  auto a = build("{type: edsr, num_feat: 8, num_block: 2}");
+  auto b = build("{type: edsr, num_feat: 8, num_block: 3}");
+  REQUIRE_THROWS_WITH(archs::load_net_weights(*b, archs::net_weights(*a), "f.safetensors"),
+                      Catch::Matchers::Contains("missing: body.2.conv1.bias, body.2.conv1.weight"));
+}
+
+TEST_CASE("tiled inference equals whole-image inference", "[archs][inference]") {
+  for (const auto& y : {kSmallArchs[2], kSmallArchs[5], kSmallArchs[7]}) {
+    INFO(y);
+    auto net = build(y);
+    net->eval();
+    auto lq = torch::rand({3, 45, 38});
+    auto whole = archs::run_image(*net, lq);
+    auto tiled = archs::run_image(*net, lq, {16, 12});
+    REQUIRE((whole - tiled).abs().max().item<float>() < 1.0f / 255);
+  }
+}
+
+TEST_CASE("ONNX export passes the checker and matches LibTorch in OpenCV's dnn", "[archs][onnx]") {
+  auto dir = test::temp_dir("onnx_opencv");
+  for (const auto& y : kSmallArchs) {
+    INFO(y);
+    auto net = build(y);
+    randomise_bn(*net);
+    net->eval();
+    const auto path = (dir / "m.onnx").string();
+    // OpenCV 4.6 needs static shapes for DepthToSpace (onnxruntime runs the dynamic graph: tests/python).
+    exporter::export_onnx_file(*net, path, {17, 1, 13, 17});
+    cv::dnn::Net cvnet = cv::dnn::readNetFromONNX(path);
+    torch::Tensor x = torch::rand({1, 3, 13, 17});
+    torch::Tensor ref;
+    {
+      torch::NoGradGuard ng;
+      ref = net->forward(x).contiguous();
+    }
+    int sizes[] = {1, 3, 13, 17};
+    cv::Mat blob(4, sizes, CV_32F, x.data_ptr<float>());
+    cvnet.setInput(blob);
+    cv::Mat out = cvnet.forward();
+    REQUIRE(out.total() == static_cast<size_t>(ref.numel()));
+    torch::Tensor got = torch::from_blob(out.ptr<float>(), ref.sizes(), torch::kFloat32);
+    REQUIRE((got - ref).abs().max().item<float>() <= 1e-4f);
+  }
+}
+
+TEST_CASE("ONNX export rejects unsupported opsets", "[archs][onnx]") {
+  auto net = build(kSmallArchs[0]);
+  REQUIRE_THROWS_AS(exporter::export_onnx(*net, {18}), ConfigError);
+}

@@ -1,0 +1,79 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../support/support.h"
+#include "tessera/archs/net.h"
+#include "tessera/core/config.h"
+#include "tessera/data/dataset.h"
+#include "tessera/recipes/recipe.h"
+
+using namespace tessera;
+using Catch::Matchers::Contains;
+
+static Cfg cfg_of(const std::string& yaml) { return Cfg(YAML::Load(yaml), "", "test.yaml"); }
+
+TEST_CASE("unknown keys name the full path and the nearest valid key", "[config]") {
+  Cfg c = cfg_of("network: {type: edsr, num_feet: 8}");
+  Cfg n = c.child("network");
+  REQUIRE_THROWS_WITH(archs::build_arch(n), Contains("test.yaml: network.num_feet") && Contains("did you mean 'num_feat'"));
+}
+
+TEST_CASE("wrong types and out-of-range values name the path and the value", "[config]") {
+  Cfg a = cfg_of("type: edsr\nnum_block: many");
+  REQUIRE_THROWS_WITH(archs::build_arch(a), Contains("num_block") && Contains("'many'") && Contains("integer"));
+  Cfg b = cfg_of("type: edsr\nnum_block: 2.5");
+  REQUIRE_THROWS_WITH(archs::build_arch(b), Contains("num_block") && Contains("'2.5'"));
+  Cfg c = cfg_of("type: edsr\nscale: 5");
+  REQUIRE_THROWS_AS(archs::build_arch(c), ConfigError);
+  Cfg d = cfg_of("type: edsr\nres_scale: -1");
+  REQUIRE_THROWS_WITH(archs::build_arch(d), Contains("res_scale") && Contains("out of range"));
+}
+
+TEST_CASE("unknown registry names list the known ones", "[config][registry]") {
+  Cfg c = cfg_of("type: edrs");
+  REQUIRE_THROWS_WITH(archs::build_arch(c), Contains("unknown arch 'edrs'") && Contains("did you mean 'edsr'") &&
+                                                Contains("espcn") && Contains("wdsr"));
+}
+
+TEST_CASE("command-line overrides replace and create keys", "[config]") {
+  YAML::Node n = YAML::Load("a: {b: 1}\nc: x");
+  apply_overrides(n, {"a.b=2", "a.d.e=[1, 2]", "c=hello world"});
+  REQUIRE(n["a"]["b"].as<int>() == 2);
+  REQUIRE(n["a"]["d"]["e"][1].as<int>() == 2);
+  REQUIRE(n["c"].as<std::string>() == "hello world");
+  REQUIRE_THROWS_AS(apply_overrides(n, {"novalue"}), ConfigError);
+  REQUIRE_THROWS_WITH(apply_overrides(n, {"c.x=1"}), Contains("'c' is not a section"));
+}
+
+TEST_CASE("YAML syntax errors name the file and line", "[config]") {
+  auto dir = test::temp_dir("config_syntax");
+  std::ofstream(dir / "bad.yaml") << "name: x\nnetwork: {type: edsr\n";
+  REQUIRE_THROWS_WITH(load_yaml_file((dir / "bad.yaml").string()), Contains("bad.yaml:") && Contains("YAML syntax error"));
+  REQUIRE_THROWS_WITH(load_yaml_file((dir / "missing.yaml").string()), Contains("cannot open"));
+}
+
+TEST_CASE("every config in configs/ loads and builds", "[config][configs]") {
+  namespace fs = std::filesystem;
+  const auto cwd = fs::current_path();
+  fs::current_path(test::source_dir());  // configs use paths relative to the repository
+  int count = 0;
+  for (const auto& e : fs::recursive_directory_iterator(test::source_dir() / "configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    INFO("config " << e.path().string());
+    Cfg root(load_yaml_file(e.path().string()), "", e.path().string());
+    root.get<std::string>("name", "");
+    root.get<uint64_t>("seed", 0);
+    root.get<std::string>("device", "auto");
+    root.get<int>("threads", 0);
+    root.child("trainer").node();
+    Cfg data = root.child("data");
+    REQUIRE_NOTHROW(data::build_dataset(data.child("train")));
+    if (data.has("val")) REQUIRE_NOTHROW(data::build_dataset(data.child("val")));
+    REQUIRE_NOTHROW(recipes::build_recipe(root, torch::kCPU, 1000));
+    ++count;
+  }
+  fs::current_path(cwd);
+  REQUIRE(count >= 8);
+}

@@ -1,0 +1,120 @@
+// End-to-end checks of the CLI: exit codes, error messages, checkpoints and resume.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "../support/support.h"
+#include "tessera/io/files.h"
+#include "tessera/io/safetensors.h"
+#include "tessera/recipes/trainer.h"
+
+using namespace tessera;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// The smoke config with absolute data paths, so tests can run from any folder.
+std::vector<std::string> smoke_args(const fs::path& run_dir, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {"train", (test::source_dir() / "configs/sr/sr_smoke.yaml").string(), "--run-dir", run_dir.string(),
+                                "data.train.hr_dir=" + (test::data_dir() / "train").string(),
+                                "data.val.hr_dir=" + (test::data_dir() / "val").string()};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("usage and config errors exit 2 with a message naming the key", "[cli]") {
+  auto dir = test::temp_dir("cli_errors");
+  auto r = test::run_cli(smoke_args(dir / "run", {"network.num_feet=3"}));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("network.num_feet") && Contains("did you mean 'num_feat'"));
+  r = test::run_cli(smoke_args(dir / "run", {"recipe.optimizer.lr=fast"}));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("recipe.optimizer.lr") && Contains("'fast'"));
+  r = test::run_cli({"train"});
+  REQUIRE(r.exit_code == 2);
+  r = test::run_cli({"frobnicate"});
+  REQUIRE(r.exit_code == 2);
+  r = test::run_cli({"export", "--checkpoint", (dir / "nope.safetensors").string(), "--output", (dir / "x.onnx").string()});
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.output, Contains("nope.safetensors"));
+}
+
+TEST_CASE("training writes the run directory, a corrupt checkpoint is refused and resume falls back", "[cli][train]") {
+  auto dir = test::temp_dir("cli_train");
+  auto run = dir / "run";
+  auto r = test::run_cli(smoke_args(run));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  for (const char* f : {"config.yaml", "train.log", "metrics.jsonl", "checkpoints/best/model.safetensors",
+                        "checkpoints/step_00000040/state.pt", "checkpoints/step_00000020/model.safetensors"})
+    REQUIRE(fs::exists(run / f));
+  REQUIRE(recipes::list_checkpoints(run).size() == 2);
+  std::string cfg = io::read_file(run / "config.yaml");
+  REQUIRE_THAT(cfg, Contains("git_sha") && Contains("libtorch") && Contains("rgb_mean"));
+
+  // Starting again into the same run directory without --resume is refused (nothing overwritten).
+  r = test::run_cli(smoke_args(run));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("--resume auto"));
+
+  // Truncate the newest checkpoint's weights: eval names the file and fails cleanly.
+  auto newest = run / "checkpoints/step_00000040/model.safetensors";
+  std::string bytes = io::read_file(newest);
+  io::write_file_atomic(newest, bytes.substr(0, bytes.size() / 2));
+  r = test::run_cli({"eval", "--checkpoint", newest.string(), "--data", (test::data_dir() / "val").string()});
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.output, Contains("step_00000040/model.safetensors") && Contains("truncated"));
+
+  // --resume auto skips it and continues from step 20 to the new total.
+  r = test::run_cli(smoke_args(run, {"--resume", "auto", "trainer.total_steps=50"}));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("skipping unusable checkpoint") && Contains("resumed from") && Contains("step 20"));
+  REQUIRE(fs::exists(run / "checkpoints/step_00000050/model.safetensors"));
+}
+
+TEST_CASE("eval, upscale and export work from the checkpoint file alone", "[cli]") {
+  auto dir = test::temp_dir("cli_infer");
+  auto run = dir / "run";
+  REQUIRE(test::run_cli(smoke_args(run, {"trainer.total_steps=20"})).exit_code == 0);
+  auto ckpt = (run / "checkpoints/best/model.safetensors").string();
+  auto r = test::run_cli({"eval", "--checkpoint", ckpt, "--data", (test::data_dir() / "val").string(), "--json"});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("\"bicubic\"") && Contains("\"psnr\"") && Contains("chelsea.png"));
+  r = test::run_cli({"eval", "--checkpoint", ckpt, "--data", (test::data_dir() / "val").string(), "--scale", "3"});
+  REQUIRE(r.exit_code == 2);
+  r = test::run_cli({"upscale", "--checkpoint", ckpt, (test::data_dir() / "val/chelsea.png").string(), (dir / "up.png").string(), "--tile", "64"});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(fs::exists(dir / "up.png"));
+  r = test::run_cli({"upscale", "--checkpoint", ckpt, (test::data_dir() / "val").string(), (dir / "up_dir").string()});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(fs::exists(dir / "up_dir/rocket.jpg"));
+  r = test::run_cli({"export", "--checkpoint", ckpt, "--output", (dir / "m.onnx").string()});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(fs::file_size(dir / "m.onnx") > 1000);
+  r = test::run_cli({"info"});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("LibTorch") && Contains("avx512_bf16"));
+}
+
+TEST_CASE("SIGTERM saves a checkpoint and exits cleanly", "[cli][train]") {
+  auto dir = test::temp_dir("cli_sigterm");
+  auto run = dir / "run";
+  std::string cmd = "'" + test::tessera_binary().string() + "'";
+  for (const auto& a : smoke_args(run, {"trainer.total_steps=100000", "trainer.save_every=0", "trainer.val_every=0"})) cmd += " '" + a + "'";
+  cmd += " > '" + (dir / "log.txt").string() + "' 2>&1 & pid=$!; "
+         "for i in $(seq 1 600); do grep -q 'step 10/' '" + (dir / "log.txt").string() + "' 2>/dev/null && break; sleep 0.1; done; "
+         "kill -TERM $pid; wait $pid";
+  std::ofstream(dir / "run.sh") << cmd << "\n";
+  int status = std::system(("bash '" + (dir / "run.sh").string() + "'").c_str());
+  (void)status;
+  std::string log = io::read_file(dir / "log.txt");
+  INFO(log);
+  REQUIRE_THAT(log, Contains("terminated (SIGTERM)"));
+  auto cks = recipes::list_checkpoints(run);
+  REQUIRE(cks.size() == 1);
+  REQUIRE(fs::exists(cks[0] / "state.pt"));
+}

@@ -1,0 +1,59 @@
+// tessera_test_helper: exposes library functions to the Python oracle tests (tests/python/).
+//   metrics A.png B.png CROP y|rgb        -> {"psnr": .., "ssim": ..} on 8-bit images
+//   resize IN.png SCALE OUT.safetensors   -> MATLAB bicubic of the image, float, unrounded ("y")
+//   init ARCH.yaml OUT.safetensors        -> randomly initialised weights (BN statistics randomised too)
+//   forward CKPT IN.safetensors OUT.safetensors -> network output "y" for input "x"
+#include <cstdio>
+#include <iostream>
+
+#include "tessera/archs/checkpoint.h"
+#include "tessera/core/config.h"
+#include "tessera/data/resize.h"
+#include "tessera/io/image_io.h"
+#include "tessera/metrics/image_quality.h"
+
+using namespace tessera;
+
+int main(int argc, char** argv) {
+  try {
+    std::vector<std::string> a(argv + 1, argv + argc);
+    if (a.size() == 5 && a[0] == "metrics") {
+      metrics::QualityOptions q;
+      q.crop_border = std::stoll(a[3]);
+      q.y_channel = a[4] == "y";
+      auto x = io::read_image(a[1]).rgb, y = io::read_image(a[2]).rgb;
+      std::printf("{\"psnr\": %.10f, \"ssim\": %.10f}\n", metrics::psnr(x, y, q), metrics::ssim(x, y, q));
+      return 0;
+    }
+    if (a.size() == 4 && a[0] == "resize") {
+      auto img = io::read_image(a[1]).rgb;
+      io::save_safetensors(a[3], {{{"y", data::imresize_bicubic(img, std::stod(a[2]))}}, {}});
+      return 0;
+    }
+    if (a.size() == 3 && a[0] == "init") {
+      auto net = archs::build_arch(Cfg(load_yaml_file(a[1]), "", a[1]));
+      torch::NoGradGuard ng;
+      for (auto& b : net->named_buffers()) {
+        if (b.key().find("running_mean") != std::string::npos) b.value().normal_(0, 0.1);
+        if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 1.5);
+      }
+      for (auto& p : net->named_parameters())
+        if (p.key().find("bn") != std::string::npos && p.value().dim() == 1) p.value().uniform_(0.5, 1.5);
+      io::save_safetensors(a[2], archs::net_weights(*net));
+      return 0;
+    }
+    if (a.size() == 4 && a[0] == "forward") {
+      auto net = archs::load_net_checkpoint(a[1]);
+      auto in = io::load_safetensors(a[2]);
+      torch::NoGradGuard ng;
+      torch::Tensor y = net->forward(in.find("x")->clone());
+      io::save_safetensors(a[3], {{{"y", y}}, {}});
+      return 0;
+    }
+    std::cerr << "usage: see tests/support/helper.cpp\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
