@@ -1,0 +1,134 @@
+"""The PyTorch modules equivalent to tessera's SR archs, written from the papers / official code
+(BasicSR's EDSR layout, the official WDSR code, SRResNet as in Ledig et al.). tessera's weight
+files load into these with load_state_dict(strict=True); the tests and bench/ use them."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils import weight_norm
+
+
+def upsampler(scale, feat, prelu=False):
+    layers = []
+    stages = [3] if scale == 3 else [2] * (scale.bit_length() - 1)
+    for r in stages:
+        layers += [nn.Conv2d(feat, r * r * feat, 3, 1, 1), nn.PixelShuffle(r)]
+        if prelu:
+            layers.append(nn.PReLU(feat))
+    return nn.Sequential(*layers)
+
+
+class ResidualBlockNoBN(nn.Module):
+    def __init__(self, feat, res_scale):
+        super().__init__()
+        self.conv1 = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv2 = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.res_scale = res_scale
+
+    def forward(self, x):
+        return x + self.conv2(F.relu(self.conv1(x))) * self.res_scale
+
+
+class EDSR(nn.Module):
+    def __init__(self, scale=2, channels=3, num_feat=64, num_block=16, res_scale=1.0, img_range=255.0,
+                 rgb_mean=(0.4488, 0.4371, 0.4040)):
+        super().__init__()
+        self.img_range = img_range
+        self.mean = torch.tensor(rgb_mean).view(1, 3, 1, 1)
+        self.conv_first = nn.Conv2d(channels, num_feat, 3, 1, 1)
+        self.body = nn.Sequential(*[ResidualBlockNoBN(num_feat, res_scale) for _ in range(num_block)])
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.upsample = upsampler(scale, num_feat)
+        self.conv_last = nn.Conv2d(num_feat, channels, 3, 1, 1)
+
+    def forward(self, x):
+        mean = self.mean.type_as(x)
+        x = (x - mean) * self.img_range
+        x = self.conv_first(x)
+        res = self.conv_after_body(self.body(x)) + x
+        return self.conv_last(self.upsample(res)) / self.img_range + mean
+
+
+class ESPCN(nn.Module):
+    def __init__(self, scale=2, channels=3, feat1=64, feat2=32, activation="tanh"):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, feat1, 5, 1, 2)
+        self.conv2 = nn.Conv2d(feat1, feat2, 3, 1, 1)
+        self.conv3 = nn.Conv2d(feat2, channels * scale * scale, 3, 1, 1)
+        self.shuffle = nn.PixelShuffle(scale)
+        self.act = torch.tanh if activation == "tanh" else F.relu
+
+    def forward(self, x):
+        return self.shuffle(self.conv3(self.act(self.conv2(self.act(self.conv1(x))))))
+
+
+class WdsrBlock(nn.Module):
+    def __init__(self, variant, feat, expansion, low_rank, res_scale):
+        super().__init__()
+        wide = feat * expansion
+        if variant == "a":
+            body = [weight_norm(nn.Conv2d(feat, wide, 3, padding=1)), nn.ReLU(True),
+                    weight_norm(nn.Conv2d(wide, feat, 3, padding=1))]
+        else:
+            lr = int(feat * low_rank)
+            body = [weight_norm(nn.Conv2d(feat, wide, 1)), nn.ReLU(True), weight_norm(nn.Conv2d(wide, lr, 1)),
+                    weight_norm(nn.Conv2d(lr, feat, 3, padding=1))]
+        self.body = nn.Sequential(*body)
+        self.res_scale = res_scale
+
+    def forward(self, x):
+        return self.body(x) * self.res_scale + x
+
+
+class WDSR(nn.Module):
+    def __init__(self, variant="a", scale=2, channels=3, num_feat=32, num_block=16, expansion=4, low_rank=0.8,
+                 res_scale=1.0, rgb_mean=(0.4488, 0.4371, 0.4040)):
+        super().__init__()
+        out = scale * scale * channels
+        self.mean = torch.tensor(rgb_mean).view(1, 3, 1, 1)
+        self.head = nn.Sequential(weight_norm(nn.Conv2d(channels, num_feat, 3, padding=1)))
+        self.body = nn.Sequential(*[WdsrBlock(variant, num_feat, expansion, low_rank, res_scale) for _ in range(num_block)])
+        self.tail = nn.Sequential(weight_norm(nn.Conv2d(num_feat, out, 3, padding=1)), nn.PixelShuffle(scale))
+        self.skip = nn.Sequential(weight_norm(nn.Conv2d(channels, out, 5, padding=2)), nn.PixelShuffle(scale))
+
+    def forward(self, x):
+        # The official code on [0, 255] images: (x - 255 mean) / 127.5 ... x * 127.5 + 255 mean.
+        x = (x * 255 - self.mean * 255) / 127.5
+        y = self.tail(self.body(self.head(x))) + self.skip(x)
+        return (y * 127.5 + self.mean * 255) / 255
+
+
+class SrResBlock(nn.Module):
+    def __init__(self, feat):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(feat, feat, 3, 1, 1), nn.BatchNorm2d(feat)
+        self.prelu = nn.PReLU(feat)
+        self.conv2, self.bn2 = nn.Conv2d(feat, feat, 3, 1, 1), nn.BatchNorm2d(feat)
+
+    def forward(self, x):
+        return x + self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(x)))))
+
+
+class SRResNet(nn.Module):
+    def __init__(self, scale=4, channels=3, num_feat=64, num_block=16):
+        super().__init__()
+        self.conv_first = nn.Conv2d(channels, num_feat, 9, 1, 4)
+        self.prelu_first = nn.PReLU(num_feat)
+        self.body = nn.Sequential(*[SrResBlock(num_feat) for _ in range(num_block)])
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.bn_after_body = nn.BatchNorm2d(num_feat)
+        self.upsample = upsampler(scale, num_feat, prelu=True)
+        self.conv_last = nn.Conv2d(num_feat, channels, 9, 1, 4)
+
+    def forward(self, x):
+        x = self.prelu_first(self.conv_first(x))
+        r = self.bn_after_body(self.conv_after_body(self.body(x))) + x
+        return self.conv_last(self.upsample(r))
+
+
+def build(options):
+    """Builds the module from tessera's arch options (a checkpoint's 'tessera.arch' metadata)."""
+    o = dict(options)
+    kind = o.pop("type")
+    if "rgb_mean" in o:
+        o["rgb_mean"] = tuple(o["rgb_mean"])
+    return {"edsr": EDSR, "espcn": ESPCN, "wdsr": WDSR, "srresnet": SRResNet}[kind](**o)
