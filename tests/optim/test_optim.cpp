@@ -53,3 +53,17 @@ TEST_CASE("optimizers are built by name with their options checked", "[optim]") 
   REQUIRE_THROWS_AS(optim::build_optimizer(cfg_of("{type: adam, betas: [0.5]}"), {p}), ConfigError);
   REQUIRE_THROWS_AS(optim::build_optimizer(cfg_of("{type: adamm}"), {p}), ConfigError);
 }
+
+TEST_CASE("bf16 autocast scope runs convolutions in bfloat16 and restores the previous state", "[optim][amp]") {
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 4, 3));
+  auto x = torch::rand({1, 3, 8, 8});
+  {
+    optim::AutocastScope scope(torch::kCPU, true);
+    REQUIRE(conv(x).scalar_type() == torch::kBFloat16);
+  }
+  REQUIRE(conv(x).scalar_type() == torch::kFloat32);
+  {
+    optim::AutocastScope off(torch::kCPU, false);
+    REQUIRE(conv(x).scalar_type() == torch::kFloat32);
+  }
+}

@@ -100,6 +100,23 @@ TEST_CASE("eval, upscale and export work from the checkpoint file alone", "[cli]
   REQUIRE_THAT(r.output, Contains("LibTorch") && Contains("avx512_bf16"));
 }
 
+TEST_CASE("bf16 autocast training runs and learns", "[cli][train][amp]") {
+  auto dir = test::temp_dir("cli_bf16");
+  auto r = test::run_cli(smoke_args(dir / "run", {"recipe.amp=bf16", "trainer.val_every=0"}));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("autocast bf16"));
+  // metrics.jsonl: the loss at step 40 is below the loss at step 10.
+  std::ifstream in(dir / "run" / "metrics.jsonl");
+  std::vector<double> losses;
+  for (std::string line; std::getline(in, line);) {
+    auto p = line.find("\"train/loss\": ");
+    if (p != std::string::npos) losses.push_back(std::stod(line.substr(p + 15)));
+  }
+  REQUIRE(losses.size() == 4);
+  REQUIRE(losses.back() < losses.front());
+}
+
 TEST_CASE("SIGTERM saves a checkpoint and exits cleanly", "[cli][train]") {
   auto dir = test::temp_dir("cli_sigterm");
   auto run = dir / "run";

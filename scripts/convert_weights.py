@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Converts PyTorch SR checkpoints (.pth) into tessera weight files (safetensors + arch metadata).
+
+.pth files are pickles that LibTorch cannot read, so this runs in Python (the venv that
+scripts/bootstrap.sh makes):
+
+  ~/.cache/tessera/venv/bin/python scripts/convert_weights.py EDSR_x2.pth model.safetensors --arch edsr --scale 2
+
+Supported layouts (the arch size is read from the weights):
+  --arch edsr      BasicSR's EDSR (conv_first/body.N.conv1/upsample/conv_last; 'params' or
+                   'params_ema' wrappers) and the official EDSR-PyTorch code (sub_mean/head/body/tail)
+  --arch wdsr      the official WDSR code (head/body/tail/skip with weight_g/weight_v); --variant a|b
+  --arch srresnet  tessera's own layout (for weights exported from tests/python/reference_archs.py)
+  --arch espcn     conv1/conv2/conv3
+"""
+import argparse
+import re
+import sys
+
+import torch
+import yaml
+from safetensors.torch import save_file
+
+
+def unwrap(obj, key):
+    if isinstance(obj, dict):
+        for k in ([key] if key else []) + ["params_ema", "params", "state_dict", "model"]:
+            if k in obj and isinstance(obj[k], dict):
+                return obj[k]
+    return obj
+
+
+def official_edsr_to_basicsr(sd):
+    out = {}
+    n_body = max(int(m.group(1)) for k in sd if (m := re.match(r"body\.(\d+)\.", k)))
+    for k, v in sd.items():
+        if k.startswith(("sub_mean", "add_mean")):
+            continue
+        if k.startswith("head.0."):
+            out["conv_first." + k[7:]] = v
+        elif m := re.match(r"body\.(\d+)\.body\.([02])\.(.*)", k):
+            out[f"body.{m.group(1)}.conv{1 if m.group(2) == '0' else 2}.{m.group(3)}"] = v
+        elif k.startswith(f"body.{n_body}."):
+            out["conv_after_body." + k[len(f'body.{n_body}.'):]] = v
+        elif m := re.match(r"tail\.0\.(\d+)\.(.*)", k):
+            out[f"upsample.{m.group(1)}.{m.group(2)}"] = v
+        elif k.startswith("tail.1."):
+            out["conv_last." + k[7:]] = v
+        else:
+            raise SystemExit(f"unexpected tensor '{k}' for the official EDSR layout")
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--arch", required=True, choices=["edsr", "wdsr", "srresnet", "espcn"])
+    p.add_argument("--scale", type=int, required=True)
+    p.add_argument("--key", help="dict key holding the state dict (default: params_ema, params, state_dict, model)")
+    p.add_argument("--res-scale", type=float, default=None, help="EDSR/WDSR residual scaling (EDSR full: 0.1)")
+    p.add_argument("--variant", choices=["a", "b"], default="a", help="WDSR variant")
+    p.add_argument("--activation", choices=["tanh", "relu"], default="tanh", help="ESPCN activation")
+    a = p.parse_args()
+
+    obj = torch.load(a.input, map_location="cpu", weights_only=True) if a.input.endswith((".pth", ".pt")) else None
+    if obj is None:
+        from safetensors.torch import load_file
+        obj = load_file(a.input)
+    sd = {re.sub(r"^module\.", "", k): v.float().contiguous() for k, v in unwrap(obj, a.key).items()
+          if isinstance(v, torch.Tensor) and not k.endswith("num_batches_tracked")}
+    opts = {"type": a.arch, "scale": a.scale}
+    if a.arch == "edsr":
+        if "head.0.weight" in sd:
+            sd = official_edsr_to_basicsr(sd)
+        opts["num_feat"] = sd["conv_first.weight"].shape[0]
+        opts["num_block"] = len({k.split(".")[1] for k in sd if k.startswith("body.")})
+        opts["res_scale"] = a.res_scale if a.res_scale is not None else (0.1 if opts["num_feat"] > 64 else 1.0)
+    elif a.arch == "wdsr":
+        opts["variant"] = a.variant
+        opts["num_feat"] = sd["head.0.weight_v"].shape[0]
+        opts["num_block"] = len({k.split(".")[1] for k in sd if k.startswith("body.")})
+        opts["expansion"] = sd["body.0.body.0.weight_v"].shape[0] // opts["num_feat"]
+        opts["res_scale"] = a.res_scale if a.res_scale is not None else 1.0
+        if a.variant == "b":
+            opts["low_rank"] = sd["body.0.body.2.weight_v"].shape[0] / opts["num_feat"]
+    elif a.arch == "srresnet":
+        opts["num_feat"] = sd["conv_first.weight"].shape[0]
+        opts["num_block"] = len({k.split(".")[1] for k in sd if k.startswith("body.")})
+    else:
+        opts["feat1"], opts["feat2"] = sd["conv1.weight"].shape[0], sd["conv2.weight"].shape[0]
+        opts["activation"] = a.activation
+    meta = {"format": "pt", "tessera.arch": yaml.safe_dump(opts, sort_keys=False), "tessera.type": a.arch,
+            "tessera.scale": str(a.scale), "tessera.converted_from": a.input}
+    save_file(sd, a.output, metadata=meta)
+    print(f"wrote {a.output}: {a.arch} {opts}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
