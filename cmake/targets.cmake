@@ -40,5 +40,9 @@ function(tessera_add_executable name)
   add_executable(${name} ${ARGN})
   target_link_options(${name} BEFORE PRIVATE "LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
   tessera_use_pch(${name})
+  # The shared PCH is built with -fPIC; CMake would compile executables with -fPIE, which makes GCC
+  # reject the PCH. -fPIC objects link into a PIE executable just as well.
+  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+  target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fPIC>)
   set_target_properties(${name} PROPERTIES BUILD_RPATH "${TORCH_LIB_DIR}")
 endfunction()

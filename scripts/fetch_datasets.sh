@@ -1,9 +1,38 @@
 #!/usr/bin/env bash
-# Fetches the default datasets into datasets/ (idempotent): the photographs Debian's python3-skimage
-# package ships, taken from its .deb (downloaded with apt, unpacked, nothing installed), split by
-# datasets/skimage_split.txt.
+# Fetches the default datasets into datasets/ (idempotent), from Debian packages downloaded with apt
+# and unpacked (nothing is installed):
+#  - datasets/skimage/{train,val}: the photographs python3-skimage ships, split by datasets/skimage_split.txt;
+#  - datasets/digits/digits.csv: the 1797 8x8 handwritten digits python3-sklearn ships.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# unpack_deb PACKAGE: downloads the .deb once into the cache and unpacks it; prints the folder.
+unpack_deb() {
+  local pkg="$1" debs="$TESSERA_CACHE/debs" unpacked="$TESSERA_CACHE/deb-$1"
+  mkdir -p "$debs"
+  if ! ls "$debs/${pkg}"_*.deb >/dev/null 2>&1; then
+    log "downloading Debian's $pkg package"
+    (cd "$debs" && apt-get download "$pkg" >/dev/null 2>&1) || {
+      SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+      $SUDO apt-get update -qq && (cd "$debs" && apt-get download "$pkg")
+    } || die "cannot download $pkg with apt-get"
+  fi
+  if [ ! -d "$unpacked/usr" ]; then
+    rm -rf "$unpacked.tmp"
+    dpkg-deb -x "$(ls "$debs/${pkg}"_*.deb | head -n1)" "$unpacked.tmp"
+    mv "$unpacked.tmp" "$unpacked"
+  fi
+  echo "$unpacked"
+}
+
+digits="$TESSERA_ROOT/datasets/digits/digits.csv"
+if [ ! -s "$digits" ]; then
+  csv="$(find "$(unpack_deb python3-sklearn)" -name digits.csv.gz | head -n1)"
+  [ -n "$csv" ] || die "no digits.csv.gz in the python3-sklearn package"
+  mkdir -p "$(dirname "$digits")"
+  gunzip -c "$csv" > "$digits.tmp" && mv "$digits.tmp" "$digits"
+  log "datasets/digits: $(wc -l < "$digits") digits"
+fi
 
 dest="$TESSERA_ROOT/datasets/skimage"
 split="$TESSERA_ROOT/datasets/skimage_split.txt"
@@ -12,23 +41,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha256sum < "$split")" ]; then
   log "datasets/skimage is up to date"
   exit 0
 fi
-
-debs="$TESSERA_CACHE/debs"
-mkdir -p "$debs"
-if ! ls "$debs"/python3-skimage_*.deb >/dev/null 2>&1; then
-  log "downloading Debian's python3-skimage package"
-  (cd "$debs" && apt-get download python3-skimage >/dev/null 2>&1) || {
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq && (cd "$debs" && apt-get download python3-skimage)
-  }
-fi
-unpacked="$TESSERA_CACHE/skimage-deb"
-if [ ! -d "$unpacked/usr" ]; then
-  rm -rf "$unpacked.tmp"
-  dpkg-deb -x "$(ls "$debs"/python3-skimage_*.deb | head -n1)" "$unpacked.tmp"
-  mv "$unpacked.tmp" "$unpacked"
-fi
-src="$(find "$unpacked" -type d -path '*skimage/data' | head -n1)"
+src="$(find "$(unpack_deb python3-skimage)" -type d -path '*skimage/data' | head -n1)"
 [ -n "$src" ] || die "no skimage/data folder in the python3-skimage package"
 
 rm -rf "$dest.tmp"

@@ -1,5 +1,6 @@
 #include "tessera/archs/net.h"
 
+#include "tessera/archs/generative.h"
 #include "tessera/archs/sr.h"
 
 namespace tessera::archs {
@@ -13,6 +14,7 @@ void register_builtin_archs() {
   auto& r = arch_registry();
   if (r.contains("edsr")) return;
   register_sr_archs(r);
+  register_generative_archs(r);
 }
 
 NetPtr build_arch(Cfg cfg) {

@@ -14,5 +14,6 @@ Run add_eval(CLI::App& app);
 Run add_upscale(CLI::App& app);
 Run add_export(CLI::App& app);
 Run add_info(CLI::App& app);
+Run add_sample(CLI::App& app);
 
 }  // namespace tessera::cli

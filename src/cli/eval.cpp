@@ -1,24 +1,78 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
 #include "tessera/archs/checkpoint.h"
 #include "tessera/core/runtime.h"
+#include "tessera/data/generative_datasets.h"
+#include "tessera/io/image_io.h"
+#include "tessera/recipes/generative.h"
 #include "tessera/recipes/sr.h"
 
 namespace tessera::cli {
 
+namespace {
+
+// Real images for FID: digits.csv, a folder of class folders, or a flat folder of images.
+torch::Tensor load_reference_images(const std::string& path, int64_t size, int64_t channels) {
+  namespace fs = std::filesystem;
+  if (fs::path(path).extension() == ".csv") return data::load_digits(path, size, "all")->images();
+  bool has_dirs = false;
+  if (fs::is_directory(path))
+    for (const auto& e : fs::directory_iterator(path)) has_dirs |= e.is_directory();
+  if (has_dirs) return data::load_class_folders(path, size, channels, false, false)->images();
+  std::vector<torch::Tensor> imgs;
+  for (const auto& f : io::list_images(path)) {
+    torch::Tensor t = io::read_image(f).rgb.unsqueeze(0);
+    if (channels == 1) t = (0.299 * t.select(1, 0) + 0.587 * t.select(1, 1) + 0.114 * t.select(1, 2)).unsqueeze(1);
+    imgs.push_back(torch::upsample_bilinear2d(t, {size, size}, false).clamp(0, 1));
+  }
+  if (imgs.empty()) throw Error("no images in '" + path + "'");
+  return torch::cat(imgs);
+}
+
+template <class Args>
+int eval_generator(const Args& a, archs::NetPtr net) {
+  if (a.features.empty()) throw ConfigError("evaluating a generator needs --features (a classifier checkpoint, see configs/eval/digits_classifier.yaml)");
+  archs::GeneratorImpl* gen = dynamic_cast<archs::GeneratorImpl*>(net.get());
+  if (auto* ae = dynamic_cast<archs::AutoencoderImpl*>(net.get())) gen = ae->decoder.get();
+  auto shape = gen->sample_shape();
+  if (shape.size() != 3) throw ConfigError("FID/IS need an image generator; '" + a.checkpoint + "' makes " + std::to_string(shape.size()) + "-D samples");
+  torch::Device device = resolve_device(a.device);
+  net->to(device);
+  recipes::FeatureNet feat(a.features, device);
+  torch::Tensor real = load_reference_images(a.data, shape[1], shape[0]);
+  recipes::GenerativeScores s = recipes::score_generator(*gen, feat, real, a.n, a.seed, device);
+  if (a.json) {
+    nlohmann::json j = {{"checkpoint", a.checkpoint}, {"data", a.data}, {"features", a.features}, {"samples", a.n},
+                        {"real_images", real.size(0)}, {"fid", s.fid}, {"inception_score", s.is_mean}, {"inception_score_std", s.is_std}};
+    if (gen->num_classes() > 0) j["class_accuracy"] = s.class_accuracy;
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    std::printf("%s: %lld samples vs %lld real images from %s\n", gen->type().c_str(), static_cast<long long>(a.n),
+                static_cast<long long>(real.size(0)), a.data.c_str());
+    std::printf("FID              %.4f\nInception score  %.4f +- %.4f\n", s.fid, s.is_mean, s.is_std);
+    if (gen->num_classes() > 0) std::printf("class accuracy   %.4f\n", s.class_accuracy);
+  }
+  return 0;
+}
+
+}  // namespace
+
 Run add_eval(CLI::App& app) {
   struct Args {
-    std::string checkpoint, data, lr_data, device = "auto";
-    int64_t scale = 0, crop_border = -1, tile = 0;
+    std::string checkpoint, data, lr_data, device = "auto", features;
+    int64_t scale = 0, crop_border = -1, tile = 0, n = 1000;
+    uint64_t seed = 0;
     bool json = false, rgb = false;
   };
   auto a = std::make_shared<Args>();
   app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors)")->required();
-  app.add_option("--data", a->data, "folder of HR images (LR made by MATLAB bicubic)")->required();
+  app.add_option("--data", a->data, "SR: folder of HR images (LR made by MATLAB bicubic); generators: real images "
+                 "(digits .csv, a folder of class folders, or a folder of images)")->required();
   app.add_option("--lr-data", a->lr_data, "folder of matching LR images (instead of bicubic degradation)");
   app.add_option("--scale", a->scale, "upscale factor; must match the checkpoint (default: the checkpoint's)");
   app.add_option("--crop-border", a->crop_border, "pixels removed from each side before scoring (default: scale)");
@@ -26,8 +80,13 @@ Run add_eval(CLI::App& app) {
   app.add_option("--tile", a->tile, "LR tile size for inference (0 = whole images)");
   app.add_option("--device", a->device, "auto, cpu or cuda");
   app.add_flag("--json", a->json, "print one JSON object instead of a table");
+  app.add_option("--features", a->features, "generators: feature network (classifier checkpoint) for FID/IS");
+  app.add_option("--n", a->n, "generators: number of samples");
+  app.add_option("--seed", a->seed, "generators: latent seed");
   return [a] {
     archs::NetPtr net = archs::load_net_checkpoint(a->checkpoint);
+    if (dynamic_cast<archs::GeneratorImpl*>(net.get()) || dynamic_cast<archs::AutoencoderImpl*>(net.get()))
+      return eval_generator(*a, net);
     if (a->scale != 0 && a->scale != net->scale())
       throw ConfigError("--scale " + std::to_string(a->scale) + " does not match the checkpoint's x" + std::to_string(net->scale()));
     torch::Device device = resolve_device(a->device);

@@ -1,6 +1,7 @@
 #include "tessera/data/dataset.h"
 
 #include "tessera/core/runtime.h"
+#include "tessera/data/generative_datasets.h"
 #include "tessera/data/sr_dataset.h"
 
 namespace tessera::data {
@@ -111,6 +112,7 @@ void register_builtin_datasets() {
   auto& r = dataset_registry();
   if (r.contains("sr_folder")) return;
   r.add("sr_folder", [](Cfg& c) -> DatasetPtr { return std::make_shared<SrFolderDataset>(SrFolderOptions::from_yaml(c)); });
+  register_generative_datasets(r);
 }
 
 DatasetPtr build_dataset(Cfg cfg) {

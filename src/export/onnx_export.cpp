@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "tessera/archs/generative.h"
 #include "tessera/archs/sr.h"
 #include "tessera/build_info.h"
 #include "tessera/core/config.h"
@@ -94,6 +95,35 @@ void register_builtin_emitters() {
                        tensor_init(g, p + ".running_mean", bn.running_mean), tensor_init(g, p + ".running_var", bn.running_var)},
                       p, {{"epsilon", static_cast<float>(o.eps())}});
   });
+  register_emitter(typeid(LinearImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& l = as<LinearImpl>(m);
+    std::vector<std::string> in{x, tensor_init(g, p + ".weight", l.weight)};
+    if (l.options.bias()) in.push_back(tensor_init(g, p + ".bias", l.bias));
+    return g.add_node("Gemm", in, p, {{"transB", int64_t{1}}});
+  });
+  register_emitter(typeid(BatchNorm1dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& bn = as<BatchNorm1dImpl>(m);
+    return g.add_node("BatchNormalization",
+                      {x, tensor_init(g, p + ".weight", bn.weight), tensor_init(g, p + ".bias", bn.bias),
+                       tensor_init(g, p + ".running_mean", bn.running_mean), tensor_init(g, p + ".running_var", bn.running_var)},
+                      p, {{"epsilon", static_cast<float>(bn.options.eps())}});
+  });
+  register_emitter(typeid(LeakyReLUImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    return g.add_node("LeakyRelu", {x}, p + ".leaky_relu", {{"alpha", static_cast<float>(as<LeakyReLUImpl>(m).options.negative_slope())}});
+  });
+  register_emitter(typeid(ConvTranspose2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& c = as<ConvTranspose2dImpl>(m);
+    const auto& o = c.options;
+    std::vector<std::string> in{x, tensor_init(g, p + ".weight", c.weight)};
+    if (o.bias()) in.push_back(tensor_init(g, p + ".bias", c.bias));
+    const auto* pads = std::get_if<torch::ExpandingArray<2>>(&o.padding());
+    TORCH_CHECK(pads && o.groups() == 1 && o.dilation()->at(0) == 1 && o.output_padding()->at(0) == 0 && o.output_padding()->at(1) == 0,
+                "ONNX export: ConvTranspose2d needs explicit padding, no groups, dilation or output padding");
+    const int64_t ph = (*pads)->at(0), pw = (*pads)->at(1);
+    return g.add_node("ConvTranspose", in, p, {{"kernel_shape", std::vector<int64_t>{o.kernel_size()->at(0), o.kernel_size()->at(1)}},
+                                               {"strides", std::vector<int64_t>{o.stride()->at(0), o.stride()->at(1)}},
+                                               {"pads", std::vector<int64_t>{ph, pw, ph, pw}}});
+  });
   register_emitter(typeid(SequentialImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
     std::string y = x;
     auto& seq = as<SequentialImpl>(m);
@@ -147,6 +177,30 @@ void register_builtin_emitters() {
     std::string t = g.add_node("Add", {emit(g, *n.tail, h, "tail"), s}, "sum");
     return g.add_node("Add", {g.add_node("Mul", {t, g.add_scalar("half", 0.5f)}, "halved"), mean}, "sr");
   });
+  // Generators: `x` is the latent code; a conditional one reads the "label" graph input.
+  register_emitter(typeid(archs::DcganGeneratorImpl), [](OnnxGraph& g, Module& m, const std::string& z, const std::string& p) {
+    auto& n = as<archs::DcganGeneratorImpl>(m);
+    std::string h = z;
+    if (n.opt.num_classes > 0)
+      h = g.add_node("Concat", {z, g.add_node("Gather", {tensor_init(g, "embed.weight", n.embed->weight), "label"}, "embedded")}, "z_label",
+                     {{"axis", int64_t{1}}});
+    h = emit(g, *n.fc, h, "fc");
+    if (n.fc_bn) h = emit(g, *n.fc_bn, h, "fc_bn");
+    const int64_t shape[] = {-1, n.ch0, 4, 4};
+    h = g.add_node("Reshape", {g.add_node("Relu", {h}, "fc_relu"), g.add_initializer_i64("fc_shape", {4}, shape)}, "fc_map");
+    return g.add_node("Tanh", {emit(g, *n.conv_out, emit(g, *n.body, h, "body"), "conv_out")}, "image");
+  });
+  register_emitter(typeid(archs::MlpGeneratorImpl), [](OnnxGraph& g, Module& m, const std::string& z, const std::string& p) {
+    return emit(g, *as<archs::MlpGeneratorImpl>(m).net, z, "net");
+  });
+  register_emitter(typeid(archs::ConvDecoderImpl), [](OnnxGraph& g, Module& m, const std::string& z, const std::string& p) {
+    auto& d = as<archs::ConvDecoderImpl>(m);
+    const int64_t s = d.opt.image_size / 4, shape[] = {-1, 2 * d.opt.base, s, s};
+    std::string h = g.add_node("Relu", {emit(g, *d.fc, z, p + "fc")}, p + "fc_relu");
+    h = g.add_node("Reshape", {h, g.add_initializer_i64(p + "fc_shape", {4}, shape)}, p + "fc_map");
+    h = g.add_node("Relu", {emit(g, *d.up1, h, p + "up1")}, p + "up1_relu");
+    return g.add_node("Sigmoid", {emit(g, *d.up2, h, p + "up2")}, p + "image");
+  });
   register_emitter(typeid(archs::SrResNetImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
     auto& n = as<archs::SrResNetImpl>(m);
     std::string y = emit(g, *n.prelu_first, emit(g, *n.conv_first, x, "conv_first"), "prelu_first");
@@ -169,6 +223,20 @@ std::string export_onnx(archs::NetImpl& net, const ExportOptions& opt) {
   g.set_metadata("tessera.scale", std::to_string(net.scale()));
   if ((opt.height > 0) != (opt.width > 0)) throw ConfigError("a fixed input size needs both height and width");
   auto dim = [](int64_t v, const char* name) -> Dim { return v > 0 ? Dim(v) : Dim(std::string(name)); };
+  // Generators and the decoders of autoencoders take a latent code (and a label when conditional).
+  archs::GeneratorImpl* gen = dynamic_cast<archs::GeneratorImpl*>(&net);
+  if (auto* ae = dynamic_cast<archs::AutoencoderImpl*>(&net)) gen = ae->decoder.get();
+  if (gen) {
+    g.add_input("z", {dim(opt.batch, "batch"), gen->latent_dim()});
+    if (gen->num_classes() > 0) g.add_input("label", {dim(opt.batch, "batch")}, true);
+    std::string y = emit(g, *gen, "z", "");
+    g.identity(y, "output");
+    std::vector<Dim> out{dim(opt.batch, "batch")};
+    for (int64_t d : gen->sample_shape()) out.push_back(d);
+    g.add_output("output", out);
+    if (was_training) net.train();
+    return g.finish();
+  }
   g.add_input("input", {dim(opt.batch, "batch"), net.in_channels(), dim(opt.height, "height"), dim(opt.width, "width")});
   std::string y = emit(g, net, "input", "");
   g.identity(y, "output");

@@ -35,10 +35,10 @@ std::string OnnxGraph::unique(const std::string& base) {
   return n;
 }
 
-static void set_shape(onnx::ValueInfoProto* v, const std::string& name, const std::vector<Dim>& dims) {
+static void set_shape(onnx::ValueInfoProto* v, const std::string& name, const std::vector<Dim>& dims, bool int64 = false) {
   v->set_name(name);
   auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  tt->set_elem_type(int64 ? onnx::TensorProto::INT64 : onnx::TensorProto::FLOAT);
   auto* shape = tt->mutable_shape();
   for (const auto& d : dims) {
     auto* dim = shape->add_dim();
@@ -47,9 +47,9 @@ static void set_shape(onnx::ValueInfoProto* v, const std::string& name, const st
   }
 }
 
-void OnnxGraph::add_input(const std::string& name, const std::vector<Dim>& dims) {
+void OnnxGraph::add_input(const std::string& name, const std::vector<Dim>& dims, bool int64) {
   impl_->names.insert(name);
-  set_shape(impl_->graph->add_input(), name, dims);
+  set_shape(impl_->graph->add_input(), name, dims, int64);
 }
 
 void OnnxGraph::add_output(const std::string& name, const std::vector<Dim>& dims) {

@@ -1,5 +1,7 @@
 #include "tessera/recipes/sr.h"
 
+#include "tessera/recipes/generative.h"
+
 #include <filesystem>
 
 #include "tessera/archs/checkpoint.h"
@@ -100,9 +102,10 @@ class SrRecipe : public Recipe {
     return *net_ema_;
   }
 
-  ValResult validate(const data::Dataset& val, int64_t) override {
-    auto* sr_val = dynamic_cast<const data::SrFolderDataset*>(&val);
-    if (!sr_val) throw ConfigError("the sr recipe validates on an sr_folder dataset");
+  ValResult validate(const data::Dataset* val, int64_t) override {
+    if (!val) return {};
+    auto* sr_val = dynamic_cast<const data::SrFolderDataset*>(val);
+    if (!sr_val) throw ConfigError("the sr recipe validates on an sr_folder dataset (data.val)");
     SrEvaluation ev = evaluate_sr(inference_net(), *sr_val, quality_, tile_, device_, static_cast<size_t>(val_samples_));
     const std::string sfx = quality_.y_channel ? "_y" : "_rgb";
     ValResult r;
@@ -184,6 +187,7 @@ void register_builtin_recipes() {
   auto& r = recipe_registry();
   if (r.contains("sr")) return;
   register_sr_recipe(r);
+  register_generative_recipes(r);
 }
 
 RecipePtr build_recipe(Cfg& root, torch::Device device, int64_t total_steps) {

@@ -253,8 +253,8 @@ int train(const TrainArgs& args) {
   int64_t last_saved = resumed ? st.step : -1;
 
   auto run_validation = [&]() -> bool {
-    if (!val_ds) return false;
-    ValResult vr = recipe->validate(*val_ds, st.step);
+    ValResult vr = recipe->validate(val_ds.get(), st.step);
+    if (vr.metrics.empty() && vr.images.empty()) return false;
     std::string line;
     std::map<std::string, double> logged;
     for (const auto& [k, v] : vr.metrics) {

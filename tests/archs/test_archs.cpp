@@ -42,6 +42,7 @@ TEST_CASE("every registered arch builds from its default options and runs", "[ar
   for (const auto& name : archs::arch_registry().names()) {
     INFO("arch " << name);
     auto net = build("{type: " + name + "}");
+    if (net->scale() == 1) continue;  // generative archs: tests/recipes/test_generative.cpp
     net->eval();
     torch::NoGradGuard ng;
     auto y = net->forward(torch::rand({1, 3, 12, 10}));

@@ -3,10 +3,14 @@
 //   resize IN.png SCALE OUT.safetensors   -> MATLAB bicubic of the image, float, unrounded ("y")
 //   init ARCH.yaml OUT.safetensors        -> randomly initialised weights (BN statistics randomised too)
 //   forward CKPT IN.safetensors OUT.safetensors -> network output "y" for input "x"
+//   generate CKPT IN.safetensors OUT.safetensors -> generator/decoder output "y" for "z" (and "label")
+//   fid A.safetensors B.safetensors         -> FID between the "f" features of the two files
 #include <cstdio>
 #include <iostream>
 
 #include "tessera/archs/checkpoint.h"
+#include "tessera/archs/generative.h"
+#include "tessera/metrics/generative.h"
 #include "tessera/core/config.h"
 #include "tessera/data/resize.h"
 #include "tessera/io/image_io.h"
@@ -48,6 +52,22 @@ int main(int argc, char** argv) {
       torch::NoGradGuard ng;
       torch::Tensor y = net->forward(in.find("x")->clone());
       io::save_safetensors(a[3], {{{"y", y}}, {}});
+      return 0;
+    }
+    if (a.size() == 4 && a[0] == "generate") {
+      auto net = archs::load_net_checkpoint(a[1]);
+      archs::GeneratorImpl* gen = dynamic_cast<archs::GeneratorImpl*>(net.get());
+      if (auto* ae = dynamic_cast<archs::AutoencoderImpl*>(net.get())) gen = ae->decoder.get();
+      auto in = io::load_safetensors(a[2]);
+      torch::NoGradGuard ng;
+      const torch::Tensor* label = in.find("label");
+      torch::Tensor y = gen->generate(in.find("z")->clone(), label ? label->clone() : torch::Tensor());
+      io::save_safetensors(a[3], {{{"y", y}}, {}});
+      return 0;
+    }
+    if (a.size() == 3 && a[0] == "fid") {
+      auto x = io::load_safetensors(a[1]), y = io::load_safetensors(a[2]);
+      std::printf("%.10f\n", metrics::frechet_distance(metrics::gaussian_fit(*x.find("f")), metrics::gaussian_fit(*y.find("f"))));
       return 0;
     }
     std::cerr << "usage: see tests/support/helper.cpp\n";

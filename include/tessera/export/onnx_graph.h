@@ -23,7 +23,7 @@ class OnnxGraph {
   OnnxGraph(const OnnxGraph&) = delete;
   OnnxGraph& operator=(const OnnxGraph&) = delete;
 
-  void add_input(const std::string& name, const std::vector<Dim>& dims);   // float32
+  void add_input(const std::string& name, const std::vector<Dim>& dims, bool int64 = false);  // float32 or int64
   void add_output(const std::string& name, const std::vector<Dim>& dims);  // float32
   // Constant tensors; return their (unique) names.
   std::string add_initializer(const std::string& name, const std::vector<int64_t>& dims, const float* data);

@@ -25,7 +25,8 @@ class Recipe {
  public:
   virtual ~Recipe() = default;
   virtual Scalars train_step(const data::Batch& batch, int64_t step) = 0;
-  virtual ValResult validate(const data::Dataset& val, int64_t step) = 0;
+  // `val` is the data.val dataset, or null when the config has none.
+  virtual ValResult validate(const data::Dataset* val, int64_t step) = 0;
   // Metric in ValResult.metrics that picks the best checkpoint ("" = none) and its direction.
   virtual std::string best_metric() const { return ""; }
   virtual bool higher_is_better() const { return true; }

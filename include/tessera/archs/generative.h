@@ -1,0 +1,174 @@
+// Generative archs: DCGAN-style generator and discriminator/critic (optionally class-conditional),
+// MLPs for 2D toy distributions, a convolutional autoencoder and VAE, and the small digits classifier
+// used as FID/IS feature network. Images are in [-1, 1] for GANs (tanh) and [0, 1] for AE/VAE.
+#pragma once
+#include "tessera/archs/net.h"
+
+namespace tessera::archs {
+
+// A network that maps a latent code (and optionally a class label) to a sample.
+class GeneratorImpl : public NetImpl {
+ public:
+  virtual int64_t latent_dim() const = 0;
+  virtual int64_t num_classes() const { return 0; }  // > 0: conditional, labels in [0, num_classes)
+  virtual torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& labels = {}) = 0;
+  virtual std::vector<int64_t> sample_shape() const = 0;  // without batch: [C,H,W] or [2]
+  torch::Tensor forward(torch::Tensor z) override { return generate(z); }
+};
+using GeneratorPtr = std::shared_ptr<GeneratorImpl>;
+
+// A network that scores samples (discriminator logits or critic values), optionally conditional.
+class CriticImpl : public NetImpl {
+ public:
+  virtual int64_t num_classes() const { return 0; }
+  virtual torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) = 0;  // [B]
+  torch::Tensor forward(torch::Tensor x) override { return score(x); }
+};
+using CriticPtr = std::shared_ptr<CriticImpl>;
+
+struct DcganOptions {
+  int64_t image_size = 32, channels = 1, latent_dim = 64, base = 64, num_classes = 0, embed_dim = 16;
+  std::string norm = "batch";       // critic: batch | layer | none; generator: batch | none
+  std::string conditioning = "concat";  // critic: concat (label maps as channels) | projection
+  static DcganOptions from_yaml(Cfg& c, bool critic);
+  YAML::Node to_yaml(const std::string& type, bool critic) const;
+};
+
+class DcganGeneratorImpl : public GeneratorImpl {
+ public:
+  explicit DcganGeneratorImpl(DcganOptions o);
+  torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
+  std::string type() const override { return "dcgan_generator"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(type(), false); }
+  int64_t latent_dim() const override { return opt.latent_dim; }
+  int64_t num_classes() const override { return opt.num_classes; }
+  std::vector<int64_t> sample_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
+  int64_t in_channels() const override { return opt.channels; }
+
+  DcganOptions opt;
+  int64_t ch0 = 0;
+  torch::nn::Embedding embed{nullptr};
+  torch::nn::Linear fc{nullptr};
+  torch::nn::BatchNorm1d fc_bn{nullptr};
+  torch::nn::Sequential body{nullptr};  // ConvTranspose2d, BatchNorm2d, ReLU per x2 stage
+  torch::nn::Conv2d conv_out{nullptr};
+};
+TORCH_MODULE(DcganGenerator);
+
+class DcganCriticImpl : public CriticImpl {
+ public:
+  explicit DcganCriticImpl(DcganOptions o);
+  torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) override;
+  std::string type() const override { return "dcgan_critic"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(type(), true); }
+  int64_t num_classes() const override { return opt.num_classes; }
+  int64_t in_channels() const override { return opt.channels; }
+  torch::Tensor features(const torch::Tensor& x, const torch::Tensor& labels);
+
+  DcganOptions opt;
+  torch::nn::Sequential body{nullptr};  // Conv2d stride 2 (+ norm) + LeakyReLU(0.2)
+  torch::nn::Linear fc{nullptr};
+  torch::nn::Embedding embed{nullptr};  // concat: label maps; projection: class vectors
+};
+TORCH_MODULE(DcganCritic);
+
+struct MlpOptions {
+  int64_t in_dim = 2, out_dim = 2, hidden = 256, layers = 3, latent_dim = 2;
+  std::string norm = "none";  // none | layer
+  static MlpOptions from_yaml(Cfg& c, bool critic);
+  YAML::Node to_yaml(const std::string& type) const;
+};
+
+class MlpGeneratorImpl : public GeneratorImpl {
+ public:
+  explicit MlpGeneratorImpl(MlpOptions o);
+  torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& labels = {}) override { return net->forward(z); }
+  std::string type() const override { return "mlp_generator"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
+  int64_t latent_dim() const override { return opt.latent_dim; }
+  std::vector<int64_t> sample_shape() const override { return {opt.out_dim}; }
+  MlpOptions opt;
+  torch::nn::Sequential net{nullptr};
+};
+TORCH_MODULE(MlpGenerator);
+
+class MlpCriticImpl : public CriticImpl {
+ public:
+  explicit MlpCriticImpl(MlpOptions o);
+  torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) override { return net->forward(x).squeeze(1); }
+  std::string type() const override { return "mlp_critic"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
+  MlpOptions opt;
+  torch::nn::Sequential net{nullptr};
+};
+TORCH_MODULE(MlpCritic);
+
+// Convolutional autoencoder / VAE: two stride-2 convs and a linear code; decoder mirrors it.
+struct AutoencoderOptions {
+  int64_t image_size = 8, channels = 1, base = 32, latent_dim = 16;
+  static AutoencoderOptions from_yaml(Cfg& c);
+  YAML::Node to_yaml(const std::string& type) const;
+};
+
+class ConvDecoderImpl : public GeneratorImpl {
+ public:
+  ConvDecoderImpl(AutoencoderOptions o, std::string owner_type);
+  torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
+  std::string type() const override { return owner_type_; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(owner_type_); }
+  int64_t latent_dim() const override { return opt.latent_dim; }
+  std::vector<int64_t> sample_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
+  AutoencoderOptions opt;
+  torch::nn::Linear fc{nullptr};
+  torch::nn::ConvTranspose2d up1{nullptr}, up2{nullptr};
+
+ private:
+  std::string owner_type_;
+};
+TORCH_MODULE(ConvDecoder);
+
+class AutoencoderImpl : public NetImpl {
+ public:
+  AutoencoderImpl(AutoencoderOptions o, bool variational);
+  // Encoder output: the code (AE) or [mu, logvar] concatenated (VAE).
+  torch::Tensor encode(const torch::Tensor& x);
+  torch::Tensor decode(const torch::Tensor& z) { return decoder->generate(z); }
+  torch::Tensor forward(torch::Tensor x) override;  // reconstruction (VAE: from the mean)
+  std::string type() const override { return variational_ ? "conv_vae" : "conv_autoencoder"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
+  int64_t in_channels() const override { return opt.channels; }
+  bool variational() const { return variational_; }
+
+  AutoencoderOptions opt;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::Linear fc_code{nullptr};
+  ConvDecoder decoder{nullptr};
+
+ private:
+  bool variational_;
+};
+TORCH_MODULE(Autoencoder);
+
+// Small CNN classifier on [0,1] images; its penultimate layer is the FID feature space.
+struct ClassifierOptions {
+  int64_t image_size = 8, channels = 1, num_classes = 10, base = 32, feature_dim = 64;
+  static ClassifierOptions from_yaml(Cfg& c);
+  YAML::Node to_yaml() const;
+};
+class ClassifierImpl : public NetImpl {
+ public:
+  explicit ClassifierImpl(ClassifierOptions o);
+  torch::Tensor features(const torch::Tensor& x);  // [B, feature_dim]
+  torch::Tensor forward(torch::Tensor x) override;  // logits [B, num_classes]
+  std::string type() const override { return "classifier"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  int64_t in_channels() const override { return opt.channels; }
+  ClassifierOptions opt;
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Classifier);
+
+void register_generative_archs(ArchRegistry& r);
+
+}  // namespace tessera::archs

@@ -1,0 +1,52 @@
+// Recipes of the generative families: gan / wgan / wgan_gp / cgan (one adversarial procedure with
+// per-family defaults), ae and vae, and the classifier that provides FID/IS features.
+#pragma once
+#include "tessera/archs/generative.h"
+#include "tessera/metrics/generative.h"
+#include "tessera/recipes/recipe.h"
+
+namespace tessera::recipes {
+
+// lambda * (||grad_x D(x_hat)||_2 - 1)^2 averaged over the batch, x_hat = t x_real + (1 - t) x_fake
+// with t ~ U[0,1] per sample; built with create_graph so it backpropagates into D (double backward).
+torch::Tensor gradient_penalty(archs::CriticImpl& critic, const torch::Tensor& real, const torch::Tensor& fake,
+                               const torch::Tensor& labels, double lambda, const torch::Tensor& t = {});
+
+// A feature network for FID/IS and class accuracy: a tessera classifier checkpoint.
+class FeatureNet {
+ public:
+  explicit FeatureNet(const std::string& checkpoint, torch::Device device = torch::kCPU);
+  // Images in [0,1], resized to the network's input size and channel count when they differ.
+  torch::Tensor features(const torch::Tensor& images);
+  torch::Tensor probabilities(const torch::Tensor& images);
+  int64_t num_classes() const { return net_->opt.num_classes; }
+
+ private:
+  torch::Tensor prepare(const torch::Tensor& images);
+  std::shared_ptr<archs::ClassifierImpl> net_;
+  torch::Device device_;
+};
+
+struct GenerativeScores {
+  double fid = NAN, is_mean = NAN, is_std = NAN, class_accuracy = NAN;
+};
+// FID against `real` images, IS, and (for a conditional generator) the accuracy of the feature
+// network on class-given samples; `n` samples from `gen`.
+GenerativeScores score_generator(archs::GeneratorImpl& gen, FeatureNet& feat, const torch::Tensor& real, int64_t n,
+                                 uint64_t seed, torch::Device device = torch::kCPU);
+
+// Samples n images in [0,1] (generators in [-1,1] are mapped) with a fixed seed; labels cycle over
+// the classes for conditional generators.
+torch::Tensor sample_images(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device = torch::kCPU,
+                            int64_t class_id = -1);
+// Linear interpolations between `rows` pairs of latents, `steps` images each, in [0,1].
+torch::Tensor interpolate_images(archs::GeneratorImpl& gen, int64_t rows, int64_t steps, uint64_t seed,
+                                 torch::Device device = torch::kCPU);
+// [N,C,H,W] in [0,1] -> one [3, H', W'] grid image, `nrow` per row.
+torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t pad = 2);
+// 2D points (and the modes) rendered as a 256x256 scatter image.
+torch::Tensor scatter_image(const torch::Tensor& points, const torch::Tensor& modes, double extent);
+
+void register_generative_recipes(RecipeRegistry& r);
+
+}  // namespace tessera::recipes

@@ -1,0 +1,280 @@
+#include "tessera/archs/generative.h"
+
+#include <cmath>
+
+#include "tessera/nn/layers.h"
+
+namespace tessera::archs {
+
+namespace {
+
+int64_t stages_for(Cfg& c, int64_t size) {
+  if (size < 8 || (size & (size - 1)) != 0) c.fail("image_size", "must be a power of two >= 8, got " + std::to_string(size));
+  return static_cast<int64_t>(std::log2(size)) - 2;  // x2 stages between 4x4 and the image
+}
+
+}  // namespace
+
+// ---------------- DCGAN ----------------
+DcganOptions DcganOptions::from_yaml(Cfg& c, bool critic) {
+  DcganOptions o;
+  o.image_size = c.get<int64_t>("image_size", o.image_size, 8, 1024);
+  stages_for(c, o.image_size);
+  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
+  if (!critic) o.latent_dim = c.get<int64_t>("latent_dim", o.latent_dim, 1, 4096);
+  o.base = c.get<int64_t>("base", o.base, 1, 1024);
+  o.num_classes = c.get<int64_t>("num_classes", 0, 0, 100000);
+  o.embed_dim = c.get<int64_t>("embed_dim", o.embed_dim, 1, 1024);
+  o.norm = critic ? c.get_choice("norm", "batch", {"batch", "layer", "none"}) : c.get_choice("norm", "batch", {"batch", "none"});
+  if (critic) o.conditioning = c.get_choice("conditioning", "concat", {"concat", "projection"});
+  c.finish();
+  return o;
+}
+
+YAML::Node DcganOptions::to_yaml(const std::string& type, bool critic) const {
+  YAML::Node n;
+  n["type"] = type;
+  n["image_size"] = image_size;
+  n["channels"] = channels;
+  if (!critic) n["latent_dim"] = latent_dim;
+  n["base"] = base;
+  n["num_classes"] = num_classes;
+  n["embed_dim"] = embed_dim;
+  n["norm"] = norm;
+  if (critic) n["conditioning"] = conditioning;
+  return n;
+}
+
+DcganGeneratorImpl::DcganGeneratorImpl(DcganOptions o) : opt(std::move(o)) {
+  const int64_t n = static_cast<int64_t>(std::log2(opt.image_size)) - 2;
+  ch0 = opt.base << (n - 1);
+  int64_t in = opt.latent_dim;
+  if (opt.num_classes > 0) {
+    embed = register_module("embed", torch::nn::Embedding(opt.num_classes, opt.embed_dim));
+    in += opt.embed_dim;
+  }
+  fc = register_module("fc", torch::nn::Linear(in, ch0 * 16));
+  if (opt.norm == "batch") fc_bn = register_module("fc_bn", torch::nn::BatchNorm1d(ch0 * 16));
+  body = torch::nn::Sequential();
+  int64_t ch = ch0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t next = std::max<int64_t>(opt.base / 2, ch / 2);
+    body->push_back(torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(ch, next, 4).stride(2).padding(1).bias(opt.norm != "batch")));
+    if (opt.norm == "batch") body->push_back(torch::nn::BatchNorm2d(next));
+    body->push_back(torch::nn::ReLU());
+    ch = next;
+  }
+  register_module("body", body);
+  conv_out = register_module("conv_out", nn::conv(ch, opt.channels, 3));
+}
+
+torch::Tensor DcganGeneratorImpl::generate(const torch::Tensor& z, const torch::Tensor& labels) {
+  torch::Tensor h = z;
+  if (opt.num_classes > 0) {
+    TORCH_CHECK(labels.defined(), "this generator is conditional: it needs class labels");
+    h = torch::cat({z, embed(labels)}, 1);
+  }
+  h = fc(h);
+  if (fc_bn) h = fc_bn(h);
+  h = torch::relu(h).view({-1, ch0, 4, 4});
+  return torch::tanh(conv_out(body->forward(h)));
+}
+
+DcganCriticImpl::DcganCriticImpl(DcganOptions o) : opt(std::move(o)) {
+  const int64_t n = static_cast<int64_t>(std::log2(opt.image_size)) - 2;
+  body = torch::nn::Sequential();
+  int64_t in = opt.channels + (opt.num_classes > 0 && opt.conditioning == "concat" ? opt.num_classes : 0), ch = opt.base;
+  for (int64_t i = 0; i < n; ++i) {
+    body->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, ch, 4).stride(2).padding(1)));
+    if (i > 0 && opt.norm == "batch") body->push_back(torch::nn::BatchNorm2d(ch));
+    if (i > 0 && opt.norm == "layer") body->push_back(torch::nn::GroupNorm(1, ch));  // LayerNorm over C,H,W
+    body->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
+    in = ch;
+    ch *= 2;
+  }
+  register_module("body", body);
+  fc = register_module("fc", torch::nn::Linear(in * 16, 1));
+  if (opt.num_classes > 0) {
+    const int64_t dim = opt.conditioning == "concat" ? opt.num_classes : in * 16;
+    embed = register_module("embed", torch::nn::Embedding(opt.num_classes, dim));
+    if (opt.conditioning == "concat") {
+      torch::NoGradGuard ng;
+      embed->weight.copy_(torch::eye(opt.num_classes));  // one-hot label maps
+      embed->weight.set_requires_grad(false);
+    }
+  }
+}
+
+torch::Tensor DcganCriticImpl::features(const torch::Tensor& x, const torch::Tensor& labels) {
+  torch::Tensor h = x;
+  if (opt.num_classes > 0 && opt.conditioning == "concat") {
+    TORCH_CHECK(labels.defined(), "this critic is conditional: it needs class labels");
+    torch::Tensor maps = embed(labels).view({x.size(0), opt.num_classes, 1, 1}).expand({-1, -1, x.size(2), x.size(3)});
+    h = torch::cat({x, maps.to(x.scalar_type())}, 1);
+  }
+  return body->forward(h).flatten(1);
+}
+
+torch::Tensor DcganCriticImpl::score(const torch::Tensor& x, const torch::Tensor& labels) {
+  torch::Tensor f = features(x, labels);
+  torch::Tensor s = fc(f).squeeze(1);
+  if (opt.num_classes > 0 && opt.conditioning == "projection") {
+    TORCH_CHECK(labels.defined(), "this critic is conditional: it needs class labels");
+    s = s + (embed(labels) * f).sum(1);  // projection discriminator (Miyato & Koyama 2018)
+  }
+  return s;
+}
+
+// ---------------- MLPs ----------------
+MlpOptions MlpOptions::from_yaml(Cfg& c, bool critic) {
+  MlpOptions o;
+  o.hidden = c.get<int64_t>("hidden", o.hidden, 1, 1 << 16);
+  o.layers = c.get<int64_t>("layers", o.layers, 1, 64);
+  if (critic) {
+    o.in_dim = c.get<int64_t>("in_dim", 2, 1, 1 << 16);
+    o.norm = c.get_choice("norm", "none", {"none", "layer"});
+  } else {
+    o.latent_dim = c.get<int64_t>("latent_dim", 2, 1, 1 << 16);
+    o.out_dim = c.get<int64_t>("out_dim", 2, 1, 1 << 16);
+  }
+  c.finish();
+  return o;
+}
+
+YAML::Node MlpOptions::to_yaml(const std::string& type) const {
+  YAML::Node n;
+  n["type"] = type;
+  n["hidden"] = hidden;
+  n["layers"] = layers;
+  if (type == "mlp_critic") {
+    n["in_dim"] = in_dim;
+    n["norm"] = norm;
+  } else {
+    n["latent_dim"] = latent_dim;
+    n["out_dim"] = out_dim;
+  }
+  return n;
+}
+
+static torch::nn::Sequential mlp(int64_t in, int64_t hidden, int64_t layers, int64_t out, bool layer_norm) {
+  torch::nn::Sequential s;
+  for (int64_t i = 0; i < layers; ++i) {
+    s->push_back(torch::nn::Linear(i == 0 ? in : hidden, hidden));
+    if (layer_norm) s->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden})));
+    s->push_back(torch::nn::ReLU());
+  }
+  s->push_back(torch::nn::Linear(hidden, out));
+  return s;
+}
+
+MlpGeneratorImpl::MlpGeneratorImpl(MlpOptions o) : opt(std::move(o)) {
+  net = register_module("net", mlp(opt.latent_dim, opt.hidden, opt.layers, opt.out_dim, false));
+}
+MlpCriticImpl::MlpCriticImpl(MlpOptions o) : opt(std::move(o)) {
+  net = register_module("net", mlp(opt.in_dim, opt.hidden, opt.layers, 1, opt.norm == "layer"));
+}
+
+// ---------------- Autoencoder / VAE ----------------
+AutoencoderOptions AutoencoderOptions::from_yaml(Cfg& c) {
+  AutoencoderOptions o;
+  o.image_size = c.get<int64_t>("image_size", o.image_size, 4, 4096);
+  if (o.image_size % 4 != 0) c.fail("image_size", "must be a multiple of 4");
+  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
+  o.base = c.get<int64_t>("base", o.base, 1, 1024);
+  o.latent_dim = c.get<int64_t>("latent_dim", o.latent_dim, 1, 1 << 16);
+  c.finish();
+  return o;
+}
+
+YAML::Node AutoencoderOptions::to_yaml(const std::string& type) const {
+  YAML::Node n;
+  n["type"] = type;
+  n["image_size"] = image_size;
+  n["channels"] = channels;
+  n["base"] = base;
+  n["latent_dim"] = latent_dim;
+  return n;
+}
+
+ConvDecoderImpl::ConvDecoderImpl(AutoencoderOptions o, std::string owner) : opt(std::move(o)), owner_type_(std::move(owner)) {
+  const int64_t s = opt.image_size / 4;
+  fc = register_module("fc", torch::nn::Linear(opt.latent_dim, 2 * opt.base * s * s));
+  up1 = register_module("up1", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(2 * opt.base, opt.base, 4).stride(2).padding(1)));
+  up2 = register_module("up2", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(opt.base, opt.channels, 4).stride(2).padding(1)));
+}
+
+torch::Tensor ConvDecoderImpl::generate(const torch::Tensor& z, const torch::Tensor&) {
+  const int64_t s = opt.image_size / 4;
+  torch::Tensor h = torch::relu(fc(z)).view({-1, 2 * opt.base, s, s});
+  return torch::sigmoid(up2(torch::relu(up1(h))));
+}
+
+AutoencoderImpl::AutoencoderImpl(AutoencoderOptions o, bool variational) : opt(std::move(o)), variational_(variational) {
+  const int64_t s = opt.image_size / 4;
+  conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(opt.channels, opt.base, 4).stride(2).padding(1)));
+  conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(opt.base, 2 * opt.base, 4).stride(2).padding(1)));
+  fc_code = register_module("fc_code", torch::nn::Linear(2 * opt.base * s * s, (variational_ ? 2 : 1) * opt.latent_dim));
+  decoder = register_module("decoder", ConvDecoder(opt, type()));
+}
+
+torch::Tensor AutoencoderImpl::encode(const torch::Tensor& x) {
+  return fc_code(torch::relu(conv2(torch::relu(conv1(x)))).flatten(1));
+}
+
+torch::Tensor AutoencoderImpl::forward(torch::Tensor x) {
+  torch::Tensor code = encode(x);
+  if (variational_) code = code.narrow(1, 0, opt.latent_dim);  // the mean
+  return decode(code);
+}
+
+// ---------------- Classifier ----------------
+ClassifierOptions ClassifierOptions::from_yaml(Cfg& c) {
+  ClassifierOptions o;
+  o.image_size = c.get<int64_t>("image_size", o.image_size, 4, 4096);
+  if (o.image_size % 4 != 0) c.fail("image_size", "must be a multiple of 4");
+  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
+  o.num_classes = c.get<int64_t>("num_classes", o.num_classes, 2, 100000);
+  o.base = c.get<int64_t>("base", o.base, 1, 1024);
+  o.feature_dim = c.get<int64_t>("feature_dim", o.feature_dim, 2, 4096);
+  c.finish();
+  return o;
+}
+
+YAML::Node ClassifierOptions::to_yaml() const {
+  YAML::Node n;
+  n["type"] = "classifier";
+  n["image_size"] = image_size;
+  n["channels"] = channels;
+  n["num_classes"] = num_classes;
+  n["base"] = base;
+  n["feature_dim"] = feature_dim;
+  return n;
+}
+
+ClassifierImpl::ClassifierImpl(ClassifierOptions o) : opt(std::move(o)) {
+  const int64_t s = opt.image_size / 4;
+  conv1 = register_module("conv1", nn::conv(opt.channels, opt.base, 3));
+  conv2 = register_module("conv2", nn::conv(opt.base, 2 * opt.base, 3));
+  fc1 = register_module("fc1", torch::nn::Linear(2 * opt.base * s * s, opt.feature_dim));
+  fc2 = register_module("fc2", torch::nn::Linear(opt.feature_dim, opt.num_classes));
+}
+
+torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
+  torch::Tensor h = torch::max_pool2d(torch::relu(conv1(x)), 2);
+  h = torch::max_pool2d(torch::relu(conv2(h)), 2);
+  return torch::relu(fc1(h.flatten(1)));
+}
+
+torch::Tensor ClassifierImpl::forward(torch::Tensor x) { return fc2(features(x)); }
+
+void register_generative_archs(ArchRegistry& r) {
+  r.add("dcgan_generator", [](Cfg& c) -> NetPtr { return std::make_shared<DcganGeneratorImpl>(DcganOptions::from_yaml(c, false)); });
+  r.add("dcgan_critic", [](Cfg& c) -> NetPtr { return std::make_shared<DcganCriticImpl>(DcganOptions::from_yaml(c, true)); });
+  r.add("mlp_generator", [](Cfg& c) -> NetPtr { return std::make_shared<MlpGeneratorImpl>(MlpOptions::from_yaml(c, false)); });
+  r.add("mlp_critic", [](Cfg& c) -> NetPtr { return std::make_shared<MlpCriticImpl>(MlpOptions::from_yaml(c, true)); });
+  r.add("conv_autoencoder", [](Cfg& c) -> NetPtr { return std::make_shared<AutoencoderImpl>(AutoencoderOptions::from_yaml(c), false); });
+  r.add("conv_vae", [](Cfg& c) -> NetPtr { return std::make_shared<AutoencoderImpl>(AutoencoderOptions::from_yaml(c), true); });
+  r.add("classifier", [](Cfg& c) -> NetPtr { return std::make_shared<ClassifierImpl>(ClassifierOptions::from_yaml(c)); });
+}
+
+}  // namespace tessera::archs

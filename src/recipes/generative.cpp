@@ -1,0 +1,663 @@
+#include "tessera/recipes/generative.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "tessera/archs/checkpoint.h"
+#include "tessera/data/generative_datasets.h"
+#include "tessera/io/image_io.h"
+#include "tessera/losses/losses.h"
+#include "tessera/metrics/image_quality.h"
+#include "tessera/optim/optim.h"
+
+namespace tessera::recipes {
+
+using torch::indexing::Slice;
+
+// ---------------- shared pieces ----------------
+torch::Tensor gradient_penalty(archs::CriticImpl& critic, const torch::Tensor& real, const torch::Tensor& fake,
+                               const torch::Tensor& labels, double lambda, const torch::Tensor& t_in) {
+  std::vector<int64_t> shape(real.dim(), 1);
+  shape[0] = real.size(0);
+  torch::Tensor t = t_in.defined() ? t_in.view(shape) : torch::rand(shape, real.options());
+  torch::Tensor x_hat = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(true);
+  torch::Tensor score = critic.score(x_hat, labels);
+  torch::Tensor grad = torch::autograd::grad({score.sum()}, {x_hat}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+  torch::Tensor norm = grad.flatten(1).norm(2, 1);
+  return lambda * (norm - 1).square().mean();
+}
+
+FeatureNet::FeatureNet(const std::string& checkpoint, torch::Device device) : device_(device) {
+  net_ = std::dynamic_pointer_cast<archs::ClassifierImpl>(archs::load_net_checkpoint(checkpoint));
+  if (!net_) throw ConfigError("feature network '" + checkpoint + "' is not a classifier checkpoint (train one with configs/eval/digits_classifier.yaml)");
+  net_->to(device_);
+  net_->eval();
+}
+
+torch::Tensor FeatureNet::prepare(const torch::Tensor& images) {
+  torch::Tensor x = images.to(device_, torch::kFloat32);
+  const auto& o = net_->opt;
+  if (x.size(1) != o.channels) {
+    if (o.channels == 1) x = (0.299 * x.select(1, 0) + 0.587 * x.select(1, 1) + 0.114 * x.select(1, 2)).unsqueeze(1);
+    else x = x.expand({-1, o.channels, -1, -1});
+  }
+  if (x.size(2) != o.image_size || x.size(3) != o.image_size)
+    x = torch::upsample_bilinear2d(x, {o.image_size, o.image_size}, false);
+  return x;
+}
+
+torch::Tensor FeatureNet::features(const torch::Tensor& images) {
+  torch::NoGradGuard ng;
+  return net_->features(prepare(images)).to(torch::kCPU);
+}
+
+torch::Tensor FeatureNet::probabilities(const torch::Tensor& images) {
+  torch::NoGradGuard ng;
+  return torch::softmax(net_->forward(prepare(images)), 1).to(torch::kCPU);
+}
+
+static torch::Tensor latents(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device) {
+  torch::Generator g = at::detail::createCPUGenerator(seed);
+  return torch::randn({n, gen.latent_dim()}, g, torch::TensorOptions().dtype(torch::kFloat32)).to(device);
+}
+
+static torch::Tensor to_unit(archs::GeneratorImpl& gen, const torch::Tensor& x) {
+  // GAN generators end in tanh ([-1,1]); decoders in sigmoid ([0,1]).
+  const bool tanh_out = gen.type() == "dcgan_generator";
+  return (tanh_out ? (x + 1) / 2 : x).clamp(0, 1);
+}
+
+torch::Tensor sample_images(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device, int64_t class_id) {
+  torch::NoGradGuard ng;
+  const bool was_training = gen.is_training();
+  gen.eval();
+  torch::Tensor labels;
+  if (gen.num_classes() > 0)
+    labels = class_id >= 0 ? torch::full({n}, class_id, torch::kInt64)
+                           : torch::arange(n, torch::kInt64).remainder(gen.num_classes());
+  torch::Tensor out = to_unit(gen, gen.generate(latents(gen, n, seed, device), labels.defined() ? labels.to(device) : labels)).to(torch::kCPU);
+  if (was_training) gen.train();
+  return out;
+}
+
+torch::Tensor interpolate_images(archs::GeneratorImpl& gen, int64_t rows, int64_t steps, uint64_t seed, torch::Device device) {
+  torch::NoGradGuard ng;
+  const bool was_training = gen.is_training();
+  gen.eval();
+  torch::Tensor ends = latents(gen, 2 * rows, seed, device).view({rows, 2, -1});
+  torch::Tensor t = torch::linspace(0, 1, steps, torch::TensorOptions().device(device)).view({1, steps, 1});
+  torch::Tensor z = (ends.select(1, 0).unsqueeze(1) * (1 - t) + ends.select(1, 1).unsqueeze(1) * t).reshape({rows * steps, -1});
+  torch::Tensor labels;
+  if (gen.num_classes() > 0)
+    labels = torch::arange(rows, torch::kInt64).remainder(gen.num_classes()).repeat_interleave(steps).to(device);
+  torch::Tensor out = to_unit(gen, gen.generate(z, labels)).to(torch::kCPU);
+  if (was_training) gen.train();
+  return out;
+}
+
+torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t pad) {
+  torch::Tensor x = images.to(torch::kCPU, torch::kFloat32);
+  if (x.size(1) == 1) x = x.expand({-1, 3, -1, -1});
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3), rows = (n + nrow - 1) / nrow;
+  torch::Tensor grid = torch::ones({3, rows * (h + pad) + pad, nrow * (w + pad) + pad});
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = i / nrow, c = i % nrow;
+    grid.index_put_({Slice(), Slice(pad + r * (h + pad), pad + r * (h + pad) + h), Slice(pad + c * (w + pad), pad + c * (w + pad) + w)}, x[i]);
+  }
+  return grid;
+}
+
+torch::Tensor scatter_image(const torch::Tensor& points, const torch::Tensor& modes, double extent) {
+  const int64_t size = 256;
+  torch::Tensor img = torch::ones({3, size, size});
+  auto put = [&](const torch::Tensor& p, std::array<float, 3> color, int radius) {
+    auto acc = p.to(torch::kCPU, torch::kFloat32).contiguous();
+    const float* d = acc.data_ptr<float>();
+    auto a = img.accessor<float, 3>();
+    for (int64_t i = 0; i < acc.size(0); ++i) {
+      const int64_t x = static_cast<int64_t>((d[2 * i] / extent + 1) / 2 * (size - 1));
+      const int64_t y = static_cast<int64_t>((1 - (d[2 * i + 1] / extent + 1) / 2) * (size - 1));
+      for (int64_t dy = -radius; dy <= radius; ++dy)
+        for (int64_t dx = -radius; dx <= radius; ++dx)
+          if (x + dx >= 0 && x + dx < size && y + dy >= 0 && y + dy < size)
+            for (int ch = 0; ch < 3; ++ch) a[ch][y + dy][x + dx] = color[ch];
+    }
+  };
+  put(points, {0.1f, 0.3f, 0.9f}, 0);
+  put(modes, {0.9f, 0.1f, 0.1f}, 2);
+  return img;
+}
+
+GenerativeScores score_generator(archs::GeneratorImpl& gen, FeatureNet& feat, const torch::Tensor& real, int64_t n,
+                                 uint64_t seed, torch::Device device) {
+  GenerativeScores s;
+  torch::Tensor fake = sample_images(gen, n, seed, device);
+  s.fid = metrics::frechet_distance(metrics::gaussian_fit(feat.features(real)), metrics::gaussian_fit(feat.features(fake)));
+  torch::Tensor probs = feat.probabilities(fake);
+  std::tie(s.is_mean, s.is_std) = metrics::inception_score(probs, 10);
+  if (gen.num_classes() > 0) {
+    torch::Tensor wanted = torch::arange(n, torch::kInt64).remainder(gen.num_classes());
+    s.class_accuracy = (probs.argmax(1) == wanted).to(torch::kFloat64).mean().item<double>();
+  }
+  return s;
+}
+
+namespace {
+
+void add_optimizer_state(torch::serialize::OutputArchive& ar, const std::string& key, torch::optim::Optimizer& opt) {
+  torch::serialize::OutputArchive sub;
+  opt.save(sub);
+  ar.write(key, sub);
+}
+void read_optimizer_state(torch::serialize::InputArchive& ar, const std::string& key, torch::optim::Optimizer& opt) {
+  torch::serialize::InputArchive sub;
+  ar.read(key, sub);
+  opt.load(sub);
+}
+void add_module_state(torch::serialize::OutputArchive& ar, const std::string& key, torch::nn::Module& m) {
+  torch::serialize::OutputArchive sub;
+  m.save(sub);
+  ar.write(key, sub);
+}
+void read_module_state(torch::serialize::InputArchive& ar, const std::string& key, torch::nn::Module& m) {
+  torch::serialize::InputArchive sub;
+  ar.read(key, sub);
+  m.load(sub);
+}
+
+// The real images of a labelled dataset (for FID), at most n.
+torch::Tensor real_images(const data::Dataset* val, int64_t n) {
+  auto* li = dynamic_cast<const data::LabelledImages*>(val);
+  if (!li) return {};
+  return li->images().narrow(0, 0, std::min<int64_t>(n, li->images().size(0)));
+}
+
+// ---------------- adversarial recipes ----------------
+struct GanDefaults {
+  std::string loss;
+  int64_t n_critic;
+  double clip, gp;
+  std::string opt_g, opt_d;
+};
+
+class GanRecipe : public Recipe {
+ public:
+  GanRecipe(Cfg& root, torch::Device device, int64_t total, const std::string& family, const GanDefaults& def)
+      : device_(device), family_(family) {
+    Cfg nets = root.child("networks");
+    gen_ = std::dynamic_pointer_cast<archs::GeneratorImpl>(archs::build_arch(nets.child("generator")));
+    critic_ = std::dynamic_pointer_cast<archs::CriticImpl>(archs::build_arch(nets.child("critic")));
+    if (!gen_) nets.fail("generator", "is not a generator arch (dcgan_generator, mlp_generator)");
+    if (!critic_) nets.fail("critic", "is not a critic arch (dcgan_critic, mlp_critic)");
+    nets.finish();
+    if (gen_->num_classes() != critic_->num_classes())
+      throw ConfigError(root.file() + ": networks.generator.num_classes and networks.critic.num_classes differ");
+    if (family_ == "cgan" && gen_->num_classes() == 0)
+      throw ConfigError(root.file() + ": the cgan recipe needs num_classes > 0 in both networks");
+    gen_->to(device_);
+    critic_->to(device_);
+    Cfg rc = root.child("recipe");
+    loss_ = rc.get_choice("loss", def.loss, {"nonsaturating", "wasserstein"});
+    n_critic_ = rc.get<int64_t>("n_critic", def.n_critic, 1, 10000);
+    clip_ = rc.get<double>("clip", def.clip, 0.0, 1e6);
+    gp_ = rc.get<double>("gp_lambda", def.gp, 0.0, 1e6);
+    paper_schedule_ = rc.get<bool>("wgan_schedule", false);
+    if (loss_ == "nonsaturating" && (clip_ > 0 || gp_ > 0) && family_ == "gan")
+      rc.fail("loss", "clip and gp_lambda go with the wasserstein loss");
+    // The family's optimizer, with any keys the config gives laid over it.
+    auto opt_cfg = [&](const char* key, const std::string& def_yaml) {
+      YAML::Node merged = YAML::Load(def_yaml);
+      Cfg user = rc.child(key, true);
+      if (user.has("type") && user.node()["type"].as<std::string>() != merged["type"].as<std::string>()) merged = YAML::Node(YAML::NodeType::Map);
+      for (const auto& kv : user.node()) merged[kv.first.as<std::string>()] = kv.second;
+      return Cfg(merged, std::string("recipe.") + key, root.file());
+    };
+    opt_g_ = optim::build_optimizer(opt_cfg("optimizer_g", def.opt_g), gen_->parameters());
+    opt_d_ = optim::build_optimizer(opt_cfg("optimizer_d", def.opt_d), trainable(*critic_));
+    lr_g_ = optim::base_lr(*opt_g_);
+    lr_d_ = optim::base_lr(*opt_d_);
+    sched_g_ = optim::LrSchedule::from_yaml(rc.child("scheduler_g", true), total);
+    sched_d_ = optim::LrSchedule::from_yaml(rc.child("scheduler_d", true), total);
+    ema_decay_ = rc.get<double>("ema", 0.0, 0.0, 1.0);
+    Cfg vc = rc.child("val", true);
+    num_eval_ = vc.get<int64_t>("num_samples", 1000, 10, 1 << 24);
+    grid_ = vc.get<int64_t>("grid", 8, 1, 64);
+    feature_net_path_ = vc.get<std::string>("feature_net", "");
+    if (!feature_net_path_.empty() && !std::filesystem::exists(feature_net_path_))
+      vc.fail("feature_net", "'" + feature_net_path_ + "' does not exist; train the feature network first "
+              "(tessera train configs/eval/digits_classifier.yaml) or remove the key to skip FID/IS");
+    vc.finish();
+    rc.get<std::string>("type", "");
+    rc.finish();
+    if (ema_decay_ > 0) {
+      ema_ = std::make_unique<optim::Ema>(*gen_, ema_decay_);
+      gen_ema_ = std::dynamic_pointer_cast<archs::GeneratorImpl>(
+          archs::build_arch(Cfg(yaml_clone(gen_->options_yaml()), "networks.generator", root.file())));
+      gen_ema_->to(device_);
+    }
+    resolved_["networks"]["generator"] = gen_->options_yaml();
+    resolved_["networks"]["critic"] = critic_->options_yaml();
+    resolved_["recipe"] = yaml_clone(rc.node());
+  }
+
+  static std::vector<torch::Tensor> trainable(torch::nn::Module& m) {
+    std::vector<torch::Tensor> out;
+    for (auto& p : m.parameters())
+      if (p.requires_grad()) out.push_back(p);
+    return out;
+  }
+
+  torch::Tensor real_of(const data::Batch& b) const {
+    if (b.count("image")) return b.at("image").to(device_) * 2 - 1;  // [0,1] -> [-1,1] as tanh outputs
+    return b.at("point").to(device_);
+  }
+
+  int64_t critic_iters_needed() const {
+    // Arjovsky et al.'s official schedule: 100 critic steps for the first 25 generator steps and
+    // every 500th, else n_critic.
+    if (paper_schedule_ && (gen_iters_ < 25 || gen_iters_ % 500 == 0)) return 100;
+    return n_critic_;
+  }
+
+  Scalars train_step(const data::Batch& batch, int64_t step) override {
+    gen_->train();
+    critic_->train();
+    torch::Tensor real = real_of(batch);
+    torch::Tensor labels = gen_->num_classes() > 0 ? batch.at("label").to(device_) : torch::Tensor();
+    const int64_t b = real.size(0);
+    Scalars out;
+    // Critic / discriminator step.
+    sched_d_.apply(*opt_d_, lr_d_, step);
+    torch::Tensor fake = gen_->generate(torch::randn({b, gen_->latent_dim()}, real.options()), labels).detach();
+    torch::Tensor d_real = critic_->score(real, labels), d_fake = critic_->score(fake, labels);
+    torch::Tensor d_loss;
+    if (loss_ == "nonsaturating") {
+      d_loss = torch::softplus(-d_real).mean() + torch::softplus(d_fake).mean();
+    } else {
+      torch::Tensor w = d_real.mean() - d_fake.mean();
+      out["wasserstein"] = w.item<double>();
+      d_loss = -w;
+    }
+    if (gp_ > 0) {
+      torch::Tensor gp = gradient_penalty(*critic_, real, fake, labels, gp_);
+      out["gradient_penalty"] = gp.item<double>();
+      d_loss = d_loss + gp;
+    }
+    opt_d_->zero_grad();
+    d_loss.backward();
+    opt_d_->step();
+    if (clip_ > 0) {
+      torch::NoGradGuard ng;
+      for (auto& p : trainable(*critic_)) p.clamp_(-clip_, clip_);
+    }
+    out["d_loss"] = d_loss.item<double>();
+    // Generator step after enough critic steps.
+    if (++critic_count_ >= critic_iters_needed()) {
+      sched_g_.apply(*opt_g_, lr_g_, step);
+      torch::Tensor g_fake = gen_->generate(torch::randn({b, gen_->latent_dim()}, real.options()), labels);
+      torch::Tensor s = critic_->score(g_fake, labels);
+      torch::Tensor g_loss = loss_ == "nonsaturating" ? torch::softplus(-s).mean() : -s.mean();
+      opt_g_->zero_grad();
+      g_loss.backward();
+      opt_g_->step();
+      if (ema_) ema_->update(*gen_);
+      last_g_loss_ = g_loss.item<double>();
+      ++gen_iters_;
+      critic_count_ = 0;
+    }
+    out["g_loss"] = last_g_loss_;
+    out["generator_steps"] = static_cast<double>(gen_iters_);
+    return out;
+  }
+
+  archs::GeneratorImpl& inference_gen() {
+    if (!ema_) return *gen_;
+    ema_->copy_to(*gen_ema_);
+    return *gen_ema_;
+  }
+
+  ValResult validate(const data::Dataset* val, int64_t) override {
+    ValResult r;
+    archs::GeneratorImpl& g = inference_gen();
+    torch::NoGradGuard ng;
+    if (g.sample_shape().size() == 1) {  // 2D toy data
+      auto* toy = dynamic_cast<const data::Toy2dDataset*>(val);
+      torch::Tensor pts = latent_samples(g, num_eval_);
+      if (toy) {
+        auto cov = metrics::mode_coverage(pts, toy->modes(), toy->mode_std());
+        r.metrics["modes_covered"] = static_cast<double>(cov.modes_covered);
+        r.metrics["high_quality"] = cov.high_quality;
+        best_ = "high_quality";
+        r.images.emplace_back("samples", scatter_image(pts, toy->modes(), toy->modes().abs().max().item<double>() * 1.5));
+      }
+      return r;
+    }
+    r.images.emplace_back("samples", make_grid(sample_images(g, grid_ * grid_, 1234, device_), grid_));
+    r.images.emplace_back("interpolation", make_grid(interpolate_images(g, std::min<int64_t>(grid_, 8), 10, 4321, device_), 10));
+    if (!feature_net_path_.empty()) {
+      if (!feature_) feature_ = std::make_unique<FeatureNet>(feature_net_path_, device_);
+      torch::Tensor real = real_images(val, num_eval_);
+      if (!real.defined()) throw ConfigError("FID needs a labelled image dataset as data.val");
+      GenerativeScores s = score_generator(g, *feature_, real, num_eval_, 999, device_);
+      r.metrics["fid"] = s.fid;
+      r.metrics["inception_score"] = s.is_mean;
+      if (g.num_classes() > 0) r.metrics["class_accuracy"] = s.class_accuracy;
+      best_ = "fid";
+    }
+    return r;
+  }
+
+  torch::Tensor latent_samples(archs::GeneratorImpl& g, int64_t n) {
+    torch::Generator gen = at::detail::createCPUGenerator(777);
+    torch::Tensor z = torch::randn({n, g.latent_dim()}, gen, torch::TensorOptions().dtype(torch::kFloat32)).to(device_);
+    g.eval();
+    torch::Tensor out = g.generate(z).to(torch::kCPU);
+    g.train();
+    return out;
+  }
+
+  std::string best_metric() const override { return best_; }
+  bool higher_is_better() const override { return best_ != "fid"; }
+
+  std::vector<std::pair<std::string, io::TensorFile>> weight_files() override {
+    return {{"generator.safetensors", archs::net_weights(inference_gen(), {{"tessera.ema", ema_ ? "true" : "false"}})},
+            {"critic.safetensors", archs::net_weights(*critic_)}};
+  }
+
+  void save_state(torch::serialize::OutputArchive& ar) override {
+    add_module_state(ar, "generator", *gen_);
+    add_module_state(ar, "critic", *critic_);
+    add_optimizer_state(ar, "optimizer_g", *opt_g_);
+    add_optimizer_state(ar, "optimizer_d", *opt_d_);
+    ar.write("counters", torch::tensor({gen_iters_, critic_count_}, torch::kInt64), true);
+    ar.write("last_g_loss", torch::tensor(last_g_loss_, torch::kFloat64), true);
+    if (ema_)
+      for (size_t i = 0; i < ema_->shadow().size(); ++i) ar.write("ema." + std::to_string(i), ema_->shadow()[i], true);
+  }
+
+  void load_state(torch::serialize::InputArchive& ar) override {
+    read_module_state(ar, "generator", *gen_);
+    read_module_state(ar, "critic", *critic_);
+    read_optimizer_state(ar, "optimizer_g", *opt_g_);
+    read_optimizer_state(ar, "optimizer_d", *opt_d_);
+    torch::Tensor c, l;
+    ar.read("counters", c, true);
+    ar.read("last_g_loss", l, true);
+    gen_iters_ = c[0].item<int64_t>();
+    critic_count_ = c[1].item<int64_t>();
+    last_g_loss_ = l.item<double>();
+    if (ema_)
+      for (size_t i = 0; i < ema_->shadow().size(); ++i) {
+        torch::Tensor t;
+        ar.read("ema." + std::to_string(i), t, true);
+        ema_->shadow()[i].copy_(t);
+      }
+  }
+
+  YAML::Node resolved_config() const override { return resolved_; }
+  std::string summary() const override {
+    return family_ + ": " + gen_->type() + " (" + std::to_string(archs::count_parameters(*gen_)) + " params) vs " + critic_->type() +
+           " (" + std::to_string(archs::count_parameters(*critic_)) + "), " + loss_ + " loss, n_critic " + std::to_string(n_critic_) +
+           (clip_ > 0 ? ", clip " + std::to_string(clip_) : "") + (gp_ > 0 ? ", gp " + std::to_string(gp_) : "");
+  }
+
+  archs::CriticImpl& critic() { return *critic_; }
+
+ private:
+  torch::Device device_;
+  std::string family_, loss_;
+  archs::GeneratorPtr gen_, gen_ema_;
+  archs::CriticPtr critic_;
+  int64_t n_critic_ = 1, gen_iters_ = 0, critic_count_ = 0, num_eval_ = 1000, grid_ = 8;
+  double clip_ = 0, gp_ = 0, lr_g_ = 0, lr_d_ = 0, ema_decay_ = 0, last_g_loss_ = NAN;
+  bool paper_schedule_ = false;
+  std::unique_ptr<torch::optim::Optimizer> opt_g_, opt_d_;
+  optim::LrSchedule sched_g_, sched_d_;
+  std::unique_ptr<optim::Ema> ema_;
+  std::string feature_net_path_, best_;
+  std::unique_ptr<FeatureNet> feature_;
+  YAML::Node resolved_;
+};
+
+// ---------------- autoencoder / VAE ----------------
+class AutoencoderRecipe : public Recipe {
+ public:
+  AutoencoderRecipe(Cfg& root, torch::Device device, int64_t total, bool variational) : device_(device), variational_(variational) {
+    Cfg nc = root.child("network");
+    net_ = std::dynamic_pointer_cast<archs::AutoencoderImpl>(archs::build_arch(nc));
+    if (!net_ || net_->variational() != variational_)
+      throw ConfigError(root.file() + ": network.type must be " + std::string(variational_ ? "conv_vae" : "conv_autoencoder") +
+                        " for the " + (variational_ ? "vae" : "ae") + " recipe");
+    net_->to(device_);
+    Cfg rc = root.child("recipe");
+    rc.req<std::string>("type");
+    optimizer_ = optim::build_optimizer(rc.child("optimizer", true), net_->parameters());
+    lr_ = optim::base_lr(*optimizer_);
+    sched_ = optim::LrSchedule::from_yaml(rc.child("scheduler", true), total);
+    if (variational_) {
+      beta_ = rc.get<double>("beta", 1.0, 0.0, 1e6);
+      kl_warmup_ = rc.get<int64_t>("kl_warmup_steps", 0, 0, 1'000'000'000);
+    } else {
+      loss_name_ = rc.get_choice("loss", "mse", {"mse", "l1"});
+      sparsity_ = rc.get<double>("sparsity", 0.0, 0.0, 1e6);
+      Cfg noise = rc.child("noise", true);
+      noise_ = noise.get_choice("type", "none", {"none", "gaussian", "salt_pepper"});
+      noise_std_ = noise.get<double>("std", 0.2, 0.0, 10.0);
+      noise_amount_ = noise.get<double>("amount", 0.1, 0.0, 1.0);
+      noise.finish();
+    }
+    rc.finish();
+    resolved_["network"] = net_->options_yaml();
+    resolved_["recipe"] = yaml_clone(rc.node());
+  }
+
+  // The denoising autoencoder's corruption: Gaussian noise or salt-and-pepper, clamped to [0,1].
+  torch::Tensor corrupt(const torch::Tensor& x, torch::Generator* gen = nullptr) const {
+    if (noise_ == "gaussian") {
+      torch::Tensor n = gen ? torch::randn(x.sizes(), *gen, x.options()) : torch::randn_like(x);
+      return (x + noise_std_ * n).clamp(0, 1);
+    }
+    if (noise_ == "salt_pepper") {
+      torch::Tensor u = gen ? torch::rand(x.sizes(), *gen, x.options()) : torch::rand_like(x);
+      torch::Tensor v = gen ? torch::rand(x.sizes(), *gen, x.options()) : torch::rand_like(x);
+      torch::Tensor salt = (v > 0.5).to(x.scalar_type());
+      return torch::where(u < noise_amount_, salt, x);
+    }
+    return x;
+  }
+
+  struct VaeTerms {
+    torch::Tensor recon, rec_loss, kl;
+  };
+  VaeTerms vae_terms(const torch::Tensor& x, bool sample) {
+    torch::Tensor code = net_->encode(x);
+    const int64_t d = net_->opt.latent_dim;
+    torch::Tensor mu = code.narrow(1, 0, d), logvar = code.narrow(1, d, d).clamp(-30, 20);
+    torch::Tensor z = sample ? mu + torch::exp(0.5 * logvar) * torch::randn_like(mu) : mu;
+    torch::Tensor recon = net_->decode(z);
+    const double b = static_cast<double>(x.size(0));
+    torch::Tensor rec = torch::binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, {}, at::Reduction::Sum) / b;
+    torch::Tensor kl = -0.5 * (1 + logvar - mu.square() - logvar.exp()).sum() / b;
+    return {recon, rec, kl};
+  }
+
+  Scalars train_step(const data::Batch& batch, int64_t step) override {
+    net_->train();
+    torch::Tensor x = batch.at("image").to(device_);
+    sched_.apply(*optimizer_, lr_, step);
+    Scalars out;
+    torch::Tensor loss;
+    if (variational_) {
+      VaeTerms t = vae_terms(x, true);
+      const double w = kl_warmup_ > 0 ? std::min(1.0, static_cast<double>(step + 1) / kl_warmup_) : 1.0;
+      loss = t.rec_loss + beta_ * w * t.kl;
+      out["reconstruction"] = t.rec_loss.item<double>();
+      out["kl"] = t.kl.item<double>();
+      out["elbo"] = -(t.rec_loss + t.kl).item<double>();
+      out["kl_weight"] = beta_ * w;
+    } else {
+      torch::Tensor code = net_->encode(corrupt(x));
+      torch::Tensor recon = net_->decode(code);
+      loss = loss_name_ == "mse" ? torch::mse_loss(recon, x) : torch::l1_loss(recon, x);
+      out["reconstruction"] = loss.item<double>();
+      if (sparsity_ > 0) {
+        torch::Tensor s = sparsity_ * code.abs().mean();
+        out["sparsity"] = s.item<double>();
+        loss = loss + s;
+      }
+    }
+    optimizer_->zero_grad();
+    loss.backward();
+    optimizer_->step();
+    out["loss"] = loss.item<double>();
+    return out;
+  }
+
+  ValResult validate(const data::Dataset* val, int64_t) override {
+    ValResult r;
+    torch::NoGradGuard ng;
+    net_->eval();
+    torch::Tensor x = real_images(val, 512);
+    if (x.defined()) {
+      x = x.to(device_);
+      metrics::QualityOptions q{false, 0};
+      auto batch_psnr = [&](const torch::Tensor& a) {
+        return metrics::psnr(a.permute({1, 0, 2, 3}).flatten(1, 2).to(torch::kCPU), x.permute({1, 0, 2, 3}).flatten(1, 2).to(torch::kCPU), q);
+      };
+      if (variational_) {
+        torch::manual_seed(0);  // a fixed draw for a comparable ELBO estimate
+        VaeTerms t = vae_terms(x, true);
+        r.metrics["elbo"] = -(t.rec_loss + t.kl).item<double>();
+        r.metrics["reconstruction"] = t.rec_loss.item<double>();
+        r.metrics["kl"] = t.kl.item<double>();
+        r.metrics["psnr"] = batch_psnr(net_->forward(x));
+        best_ = "elbo";
+      } else {
+        torch::Generator gen = at::detail::createCPUGenerator(5);
+        torch::Tensor noisy = corrupt(x.to(torch::kCPU), &gen).to(device_);
+        torch::Tensor recon = net_->decode(net_->encode(noisy));
+        r.metrics["psnr"] = batch_psnr(recon);
+        if (noise_ != "none") r.metrics["noisy_psnr"] = batch_psnr(noisy);
+        best_ = "psnr";
+        const int64_t k = std::min<int64_t>(8, x.size(0));
+        r.images.emplace_back("input_noisy_reconstruction",
+                              make_grid(torch::cat({x.narrow(0, 0, k), noisy.narrow(0, 0, k), recon.narrow(0, 0, k)}), k));
+      }
+    }
+    if (variational_) r.images.emplace_back("prior_samples", make_grid(sample_images(*net_->decoder, 64, 1234, device_), 8));
+    net_->train();
+    return r;
+  }
+
+  std::string best_metric() const override { return best_; }
+  std::vector<std::pair<std::string, io::TensorFile>> weight_files() override { return {{"model.safetensors", archs::net_weights(*net_)}}; }
+  void save_state(torch::serialize::OutputArchive& ar) override {
+    add_module_state(ar, "net", *net_);
+    add_optimizer_state(ar, "optimizer", *optimizer_);
+  }
+  void load_state(torch::serialize::InputArchive& ar) override {
+    read_module_state(ar, "net", *net_);
+    read_optimizer_state(ar, "optimizer", *optimizer_);
+  }
+  YAML::Node resolved_config() const override { return resolved_; }
+  std::string summary() const override {
+    return std::string(variational_ ? "vae" : "ae") + ": " + net_->type() + ", " + std::to_string(archs::count_parameters(*net_)) +
+           " params" + (variational_ ? ", beta " + std::to_string(beta_) : (noise_ != "none" ? ", denoising (" + noise_ + ")" : ""));
+  }
+
+ private:
+  torch::Device device_;
+  bool variational_;
+  std::shared_ptr<archs::AutoencoderImpl> net_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  optim::LrSchedule sched_;
+  double lr_ = 0, beta_ = 1, sparsity_ = 0, noise_std_ = 0.2, noise_amount_ = 0.1;
+  int64_t kl_warmup_ = 0;
+  std::string loss_name_ = "mse", noise_ = "none", best_;
+  YAML::Node resolved_;
+};
+
+// ---------------- classifier ----------------
+class ClassifierRecipe : public Recipe {
+ public:
+  ClassifierRecipe(Cfg& root, torch::Device device, int64_t total) : device_(device) {
+    Cfg nc = root.child("network");
+    net_ = std::dynamic_pointer_cast<archs::ClassifierImpl>(archs::build_arch(nc));
+    if (!net_) throw ConfigError(root.file() + ": network.type must be classifier for the classifier recipe");
+    net_->to(device_);
+    Cfg rc = root.child("recipe");
+    rc.req<std::string>("type");
+    optimizer_ = optim::build_optimizer(rc.child("optimizer", true), net_->parameters());
+    lr_ = optim::base_lr(*optimizer_);
+    sched_ = optim::LrSchedule::from_yaml(rc.child("scheduler", true), total);
+    rc.finish();
+    resolved_["network"] = net_->options_yaml();
+    resolved_["recipe"] = yaml_clone(rc.node());
+  }
+  Scalars train_step(const data::Batch& batch, int64_t step) override {
+    net_->train();
+    sched_.apply(*optimizer_, lr_, step);
+    torch::Tensor logits = net_->forward(batch.at("image").to(device_));
+    torch::Tensor loss = torch::cross_entropy_loss(logits, batch.at("label").to(device_));
+    optimizer_->zero_grad();
+    loss.backward();
+    optimizer_->step();
+    return {{"loss", loss.item<double>()}};
+  }
+  ValResult validate(const data::Dataset* val, int64_t) override {
+    auto* li = dynamic_cast<const data::LabelledImages*>(val);
+    if (!li) return {};
+    torch::NoGradGuard ng;
+    net_->eval();
+    torch::Tensor pred = net_->forward(li->images().to(device_)).argmax(1).to(torch::kCPU);
+    net_->train();
+    return {{{"accuracy", (pred == li->labels()).to(torch::kFloat64).mean().item<double>()}}, {}};
+  }
+  std::string best_metric() const override { return "accuracy"; }
+  std::vector<std::pair<std::string, io::TensorFile>> weight_files() override { return {{"model.safetensors", archs::net_weights(*net_)}}; }
+  void save_state(torch::serialize::OutputArchive& ar) override {
+    add_module_state(ar, "net", *net_);
+    add_optimizer_state(ar, "optimizer", *optimizer_);
+  }
+  void load_state(torch::serialize::InputArchive& ar) override {
+    read_module_state(ar, "net", *net_);
+    read_optimizer_state(ar, "optimizer", *optimizer_);
+  }
+  YAML::Node resolved_config() const override { return resolved_; }
+  std::string summary() const override { return "classifier: " + std::to_string(archs::count_parameters(*net_)) + " params"; }
+
+ private:
+  torch::Device device_;
+  std::shared_ptr<archs::ClassifierImpl> net_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  optim::LrSchedule sched_;
+  double lr_ = 0;
+  YAML::Node resolved_;
+};
+
+}  // namespace
+
+void register_generative_recipes(RecipeRegistry& r) {
+  // Paper defaults per family (REFERENCE.md): DCGAN Adam 2e-4 (0.5, 0.999); WGAN RMSProp 5e-5,
+  // clip 0.01, n_critic 5; WGAN-GP Adam 1e-4 (0, 0.9), lambda 10, n_critic 5.
+  const std::string dcgan_adam = "{type: adam, lr: 2.0e-4, betas: [0.5, 0.999]}";
+  const std::string rms = "{type: rmsprop, lr: 5.0e-5}";
+  const std::string gp_adam = "{type: adam, lr: 1.0e-4, betas: [0.0, 0.9]}";
+  const std::map<std::string, GanDefaults> families = {
+      {"gan", {"nonsaturating", 1, 0.0, 0.0, dcgan_adam, dcgan_adam}},
+      {"wgan", {"wasserstein", 5, 0.01, 0.0, rms, rms}},
+      {"wgan_gp", {"wasserstein", 5, 0.0, 10.0, gp_adam, gp_adam}},
+      {"cgan", {"nonsaturating", 1, 0.0, 0.0, dcgan_adam, dcgan_adam}},
+  };
+  for (const auto& [name, def] : families)
+    r.add(name, [name = name, def = def](Cfg& root, torch::Device d, int64_t total) -> RecipePtr {
+      return std::make_unique<GanRecipe>(root, d, total, name, def);
+    });
+  r.add("ae", [](Cfg& root, torch::Device d, int64_t total) -> RecipePtr { return std::make_unique<AutoencoderRecipe>(root, d, total, false); });
+  r.add("vae", [](Cfg& root, torch::Device d, int64_t total) -> RecipePtr { return std::make_unique<AutoencoderRecipe>(root, d, total, true); });
+  r.add("classifier", [](Cfg& root, torch::Device d, int64_t total) -> RecipePtr { return std::make_unique<ClassifierRecipe>(root, d, total); });
+}
+
+}  // namespace tessera::recipes
