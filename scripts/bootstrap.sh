@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 TORCH_VERSION=2.11.0          # CUDA 13.0 build on PyPI (torch.version.cuda == '13.0'), matches nvcc 13.0
 ORACLES=(numpy==2.3.5 scipy==1.16.3 scikit-image==0.25.2 onnx==1.19.1 onnxruntime==1.23.2
-         tensorboard==2.20.0 safetensors==0.6.2 pyyaml==6.0.3)
+         tensorboard==2.20.0 safetensors==0.6.2 pyyaml==6.0.3 torchvision==0.26.0)
 
 APT_PACKAGES=(build-essential ninja-build ccache pkg-config git
   libopencv-dev libcli11-dev libspdlog-dev libfmt-dev catch2 libyaml-cpp-dev nlohmann-json3-dev

@@ -67,8 +67,8 @@ def main():
     if obj is None:
         from safetensors.torch import load_file
         obj = load_file(a.input)
-    sd = {re.sub(r"^module\.", "", k): v.float().contiguous() for k, v in unwrap(obj, a.key).items()
-          if isinstance(v, torch.Tensor) and not k.endswith("num_batches_tracked")}
+    sd = {re.sub(r"^module\.", "", k): (v.float() if v.is_floating_point() else v).contiguous()
+          for k, v in unwrap(obj, a.key).items() if isinstance(v, torch.Tensor)}
     opts = {"type": a.arch, "scale": a.scale}
     if a.arch == "edsr":
         if "head.0.weight" in sd:

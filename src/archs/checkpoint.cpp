@@ -36,7 +36,12 @@ void load_net_weights(torch::nn::Module& net, const io::TensorFile& file, const 
     it->second.copy_(t);
     dst.erase(it);
   }
-  for (const auto& kv : dst) missing.push_back(kv.first);
+  for (const auto& kv : dst) {
+    // BatchNorm's step counter is not needed for inference; older PyTorch files lack it.
+    const std::string suffix = "num_batches_tracked";
+    const bool counter = kv.first.size() >= suffix.size() && kv.first.compare(kv.first.size() - suffix.size(), suffix.size(), suffix) == 0;
+    if (!counter) missing.push_back(kv.first);
+  }
   if (!missing.empty() || !unexpected.empty()) {
     auto join = [](const std::vector<std::string>& v) {
       std::string s;

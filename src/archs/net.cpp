@@ -1,6 +1,7 @@
 #include "tessera/archs/net.h"
 
 #include "tessera/archs/generative.h"
+#include "tessera/archs/inception.h"
 #include "tessera/archs/sr.h"
 
 namespace tessera::archs {
@@ -15,6 +16,7 @@ void register_builtin_archs() {
   if (r.contains("edsr")) return;
   register_sr_archs(r);
   register_generative_archs(r);
+  register_inception_arch(r);
 }
 
 NetPtr build_arch(Cfg cfg) {

@@ -30,32 +30,45 @@ torch::Tensor gradient_penalty(archs::CriticImpl& critic, const torch::Tensor& r
 }
 
 FeatureNet::FeatureNet(const std::string& checkpoint, torch::Device device) : device_(device) {
-  net_ = std::dynamic_pointer_cast<archs::ClassifierImpl>(archs::load_net_checkpoint(checkpoint));
-  if (!net_) throw ConfigError("feature network '" + checkpoint + "' is not a classifier checkpoint (train one with configs/eval/digits_classifier.yaml)");
-  net_->to(device_);
-  net_->eval();
+  holder_ = archs::load_net_checkpoint(checkpoint);
+  net_ = std::dynamic_pointer_cast<archs::ClassifierImpl>(holder_);
+  inception_ = std::dynamic_pointer_cast<archs::InceptionV3Impl>(holder_);
+  if (!net_ && !inception_)
+    throw ConfigError("feature network '" + checkpoint + "' is a " + holder_->type() + ", not a classifier or inception_v3 checkpoint "
+                      "(train one with configs/eval/digits_classifier.yaml, or convert InceptionV3 with scripts/convert_inception.py)");
+  holder_->to(device_);
+  holder_->eval();
 }
 
 torch::Tensor FeatureNet::prepare(const torch::Tensor& images) {
   torch::Tensor x = images.to(device_, torch::kFloat32);
-  const auto& o = net_->opt;
-  if (x.size(1) != o.channels) {
-    if (o.channels == 1) x = (0.299 * x.select(1, 0) + 0.587 * x.select(1, 1) + 0.114 * x.select(1, 2)).unsqueeze(1);
-    else x = x.expand({-1, o.channels, -1, -1});
+  const int64_t channels = net_ ? net_->opt.channels : 3, size = net_ ? net_->opt.image_size : 299;
+  if (x.size(1) != channels) {
+    if (channels == 1) x = (0.299 * x.select(1, 0) + 0.587 * x.select(1, 1) + 0.114 * x.select(1, 2)).unsqueeze(1);
+    else x = x.expand({-1, channels, -1, -1});
   }
-  if (x.size(2) != o.image_size || x.size(3) != o.image_size)
-    x = torch::upsample_bilinear2d(x, {o.image_size, o.image_size}, false);
-  return x;
+  if (x.size(2) != size || x.size(3) != size) x = torch::upsample_bilinear2d(x, {size, size}, false);
+  return inception_ ? x * 2 - 1 : x;
 }
 
 torch::Tensor FeatureNet::features(const torch::Tensor& images) {
   torch::NoGradGuard ng;
-  return net_->features(prepare(images)).to(torch::kCPU);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images.size(0); i += 64) {  // bounded memory for large sample counts
+    torch::Tensor x = prepare(images.narrow(0, i, std::min<int64_t>(64, images.size(0) - i)));
+    out.push_back((net_ ? net_->features(x) : inception_->features(x)).to(torch::kCPU));
+  }
+  return torch::cat(out);
 }
 
 torch::Tensor FeatureNet::probabilities(const torch::Tensor& images) {
   torch::NoGradGuard ng;
-  return torch::softmax(net_->forward(prepare(images)), 1).to(torch::kCPU);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images.size(0); i += 64) {
+    torch::Tensor x = prepare(images.narrow(0, i, std::min<int64_t>(64, images.size(0) - i)));
+    out.push_back(torch::softmax(holder_->forward(x), 1).to(torch::kCPU));
+  }
+  return torch::cat(out);
 }
 
 static torch::Tensor latents(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device) {

@@ -2,6 +2,7 @@
 // per-family defaults), ae and vae, and the classifier that provides FID/IS features.
 #pragma once
 #include "tessera/archs/generative.h"
+#include "tessera/archs/inception.h"
 #include "tessera/metrics/generative.h"
 #include "tessera/recipes/recipe.h"
 
@@ -12,18 +13,20 @@ namespace tessera::recipes {
 torch::Tensor gradient_penalty(archs::CriticImpl& critic, const torch::Tensor& real, const torch::Tensor& fake,
                                const torch::Tensor& labels, double lambda, const torch::Tensor& t = {});
 
-// A feature network for FID/IS and class accuracy: a tessera classifier checkpoint.
+// A feature network for FID/IS and class accuracy: a tessera classifier checkpoint, or InceptionV3
+// converted with scripts/convert_inception.py (pool3 features; images resized to 299 and mapped to [-1,1]).
 class FeatureNet {
  public:
   explicit FeatureNet(const std::string& checkpoint, torch::Device device = torch::kCPU);
   // Images in [0,1], resized to the network's input size and channel count when they differ.
   torch::Tensor features(const torch::Tensor& images);
   torch::Tensor probabilities(const torch::Tensor& images);
-  int64_t num_classes() const { return net_->opt.num_classes; }
 
  private:
   torch::Tensor prepare(const torch::Tensor& images);
+  archs::NetPtr holder_;
   std::shared_ptr<archs::ClassifierImpl> net_;
+  std::shared_ptr<archs::InceptionV3Impl> inception_;
   torch::Device device_;
 };
 
