@@ -219,6 +219,12 @@ class GanRecipe : public Recipe {
     paper_schedule_ = rc.get<bool>("wgan_schedule", false);
     if (loss_ == "nonsaturating" && (clip_ > 0 || gp_ > 0) && family_ == "gan")
       rc.fail("loss", "clip and gp_lambda go with the wasserstein loss");
+    if (gp_ > 0) {
+      auto* dc = dynamic_cast<archs::DcganCriticImpl*>(critic_.get());
+      if (dc && dc->opt.norm == "batch")
+        spdlog::warn("{}: the gradient penalty is per sample, which batch norm in the critic breaks (Gulrajani et al. "
+                     "use none); set networks.critic.norm to none or layer", root.file());
+    }
     // The family's optimizer, with any keys the config gives laid over it.
     auto opt_cfg = [&](const char* key, const std::string& def_yaml) {
       YAML::Node merged = YAML::Load(def_yaml);
@@ -238,9 +244,12 @@ class GanRecipe : public Recipe {
     num_eval_ = vc.get<int64_t>("num_samples", 1000, 10, 1 << 24);
     grid_ = vc.get<int64_t>("grid", 8, 1, 64);
     feature_net_path_ = vc.get<std::string>("feature_net", "");
-    if (!feature_net_path_.empty() && !std::filesystem::exists(feature_net_path_))
-      vc.fail("feature_net", "'" + feature_net_path_ + "' does not exist; train the feature network first "
-              "(tessera train configs/eval/digits_classifier.yaml) or remove the key to skip FID/IS");
+    if (!feature_net_path_.empty() && !std::filesystem::exists(feature_net_path_)) {
+      // Samples and losses need no feature network: train without FID/IS rather than refuse.
+      spdlog::warn("{}: recipe.val.feature_net '{}' does not exist, so FID/IS are skipped; train it with "
+                   "`tessera train configs/eval/digits_classifier.yaml`", root.file(), feature_net_path_);
+      feature_net_path_.clear();
+    }
     vc.finish();
     rc.get<std::string>("type", "");
     rc.finish();
@@ -316,11 +325,10 @@ class GanRecipe : public Recipe {
       g_loss.backward();
       opt_g_->step();
       if (ema_) ema_->update(*gen_);
-      last_g_loss_ = g_loss.item<double>();
+      out["g_loss"] = g_loss.item<double>();  // reported on generator steps only
       ++gen_iters_;
       critic_count_ = 0;
     }
-    out["g_loss"] = last_g_loss_;
     out["generator_steps"] = static_cast<double>(gen_iters_);
     return out;
   }
@@ -385,7 +393,6 @@ class GanRecipe : public Recipe {
     add_optimizer_state(ar, "optimizer_g", *opt_g_);
     add_optimizer_state(ar, "optimizer_d", *opt_d_);
     ar.write("counters", torch::tensor({gen_iters_, critic_count_}, torch::kInt64), true);
-    ar.write("last_g_loss", torch::tensor(last_g_loss_, torch::kFloat64), true);
     if (ema_)
       for (size_t i = 0; i < ema_->shadow().size(); ++i) ar.write("ema." + std::to_string(i), ema_->shadow()[i], true);
   }
@@ -395,12 +402,10 @@ class GanRecipe : public Recipe {
     read_module_state(ar, "critic", *critic_);
     read_optimizer_state(ar, "optimizer_g", *opt_g_);
     read_optimizer_state(ar, "optimizer_d", *opt_d_);
-    torch::Tensor c, l;
+    torch::Tensor c;
     ar.read("counters", c, true);
-    ar.read("last_g_loss", l, true);
     gen_iters_ = c[0].item<int64_t>();
     critic_count_ = c[1].item<int64_t>();
-    last_g_loss_ = l.item<double>();
     if (ema_)
       for (size_t i = 0; i < ema_->shadow().size(); ++i) {
         torch::Tensor t;
@@ -424,7 +429,7 @@ class GanRecipe : public Recipe {
   archs::GeneratorPtr gen_, gen_ema_;
   archs::CriticPtr critic_;
   int64_t n_critic_ = 1, gen_iters_ = 0, critic_count_ = 0, num_eval_ = 1000, grid_ = 8;
-  double clip_ = 0, gp_ = 0, lr_g_ = 0, lr_d_ = 0, ema_decay_ = 0, last_g_loss_ = NAN;
+  double clip_ = 0, gp_ = 0, lr_g_ = 0, lr_d_ = 0, ema_decay_ = 0;
   bool paper_schedule_ = false;
   std::unique_ptr<torch::optim::Optimizer> opt_g_, opt_d_;
   optim::LrSchedule sched_g_, sched_d_;
@@ -434,36 +439,81 @@ class GanRecipe : public Recipe {
   YAML::Node resolved_;
 };
 
-// ---------------- autoencoder / VAE ----------------
-class AutoencoderRecipe : public Recipe {
+// ---------------- single-network recipes ----------------
+// What the autoencoder, VAE and classifier recipes share: one network of type Net, one optimizer
+// and schedule, and their checkpoint state.
+template <class Net>
+class SingleNetRecipe : public Recipe {
  public:
-  AutoencoderRecipe(Cfg& root, torch::Device device, int64_t total, bool variational) : device_(device), variational_(variational) {
+  SingleNetRecipe(Cfg& root, torch::Device device, int64_t total, const std::string& recipe_name, const std::string& want_types)
+      : device_(device) {
     Cfg nc = root.child("network");
-    net_ = std::dynamic_pointer_cast<archs::AutoencoderImpl>(archs::build_arch(nc));
-    if (!net_ || net_->variational() != variational_)
+    net_ = std::dynamic_pointer_cast<Net>(archs::build_arch(nc));
+    if (!net_) throw ConfigError(root.file() + ": network.type must be " + want_types + " for the " + recipe_name + " recipe");
+    net_->to(device_);
+    rc_ = root.child("recipe");
+    rc_.req<std::string>("type");
+    optimizer_ = optim::build_optimizer(rc_.child("optimizer", true), net_->parameters());
+    lr_ = optim::base_lr(*optimizer_);
+    sched_ = optim::LrSchedule::from_yaml(rc_.child("scheduler", true), total);
+  }
+  std::vector<std::pair<std::string, io::TensorFile>> weight_files() override { return {{"model.safetensors", archs::net_weights(*net_)}}; }
+  void save_state(torch::serialize::OutputArchive& ar) override {
+    add_module_state(ar, "net", *net_);
+    add_optimizer_state(ar, "optimizer", *optimizer_);
+  }
+  void load_state(torch::serialize::InputArchive& ar) override {
+    read_module_state(ar, "net", *net_);
+    read_optimizer_state(ar, "optimizer", *optimizer_);
+  }
+  YAML::Node resolved_config() const override { return resolved_; }
+
+ protected:
+  // Call at the end of the derived constructor, once every recipe key has been read.
+  void finish_config() {
+    rc_.finish();
+    resolved_["network"] = net_->options_yaml();
+    resolved_["recipe"] = yaml_clone(rc_.node());
+  }
+  // One optimisation step of `loss` at `step` (the schedule applied first).
+  void optimise(const torch::Tensor& loss, int64_t step) {
+    sched_.apply(*optimizer_, lr_, step);
+    optimizer_->zero_grad();
+    loss.backward();
+    optimizer_->step();
+  }
+
+  torch::Device device_;
+  std::shared_ptr<Net> net_;
+  Cfg rc_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  optim::LrSchedule sched_;
+  double lr_ = 0;
+  YAML::Node resolved_;
+};
+
+// ---------------- autoencoder / VAE ----------------
+class AutoencoderRecipe : public SingleNetRecipe<archs::AutoencoderImpl> {
+ public:
+  AutoencoderRecipe(Cfg& root, torch::Device device, int64_t total, bool variational)
+      : SingleNetRecipe(root, device, total, variational ? "vae" : "ae", variational ? "conv_vae" : "conv_autoencoder"),
+        variational_(variational) {
+    if (net_->variational() != variational_)
       throw ConfigError(root.file() + ": network.type must be " + std::string(variational_ ? "conv_vae" : "conv_autoencoder") +
                         " for the " + (variational_ ? "vae" : "ae") + " recipe");
-    net_->to(device_);
-    Cfg rc = root.child("recipe");
-    rc.req<std::string>("type");
-    optimizer_ = optim::build_optimizer(rc.child("optimizer", true), net_->parameters());
-    lr_ = optim::base_lr(*optimizer_);
-    sched_ = optim::LrSchedule::from_yaml(rc.child("scheduler", true), total);
     if (variational_) {
-      beta_ = rc.get<double>("beta", 1.0, 0.0, 1e6);
-      kl_warmup_ = rc.get<int64_t>("kl_warmup_steps", 0, 0, 1'000'000'000);
+      beta_ = rc_.get<double>("beta", 1.0, 0.0, 1e6);
+      kl_warmup_ = rc_.get<int64_t>("kl_warmup_steps", 0, 0, 1'000'000'000);
     } else {
-      loss_name_ = rc.get_choice("loss", "mse", {"mse", "l1"});
-      sparsity_ = rc.get<double>("sparsity", 0.0, 0.0, 1e6);
-      Cfg noise = rc.child("noise", true);
+      loss_name_ = rc_.get_choice("loss", "mse", {"mse", "l1"});
+      sparsity_ = rc_.get<double>("sparsity", 0.0, 0.0, 1e6);
+      Cfg noise = rc_.child("noise", true);
       noise_ = noise.get_choice("type", "none", {"none", "gaussian", "salt_pepper"});
       noise_std_ = noise.get<double>("std", 0.2, 0.0, 10.0);
       noise_amount_ = noise.get<double>("amount", 0.1, 0.0, 1.0);
       noise.finish();
     }
-    rc.finish();
-    resolved_["network"] = net_->options_yaml();
-    resolved_["recipe"] = yaml_clone(rc.node());
+    finish_config();
   }
 
   // The denoising autoencoder's corruption: Gaussian noise or salt-and-pepper, clamped to [0,1].
@@ -499,7 +549,6 @@ class AutoencoderRecipe : public Recipe {
   Scalars train_step(const data::Batch& batch, int64_t step) override {
     net_->train();
     torch::Tensor x = batch.at("image").to(device_);
-    sched_.apply(*optimizer_, lr_, step);
     Scalars out;
     torch::Tensor loss;
     if (variational_) {
@@ -521,9 +570,7 @@ class AutoencoderRecipe : public Recipe {
         loss = loss + s;
       }
     }
-    optimizer_->zero_grad();
-    loss.backward();
-    optimizer_->step();
+    optimise(loss, step);
     out["loss"] = loss.item<double>();
     return out;
   }
@@ -545,8 +592,11 @@ class AutoencoderRecipe : public Recipe {
         r.metrics["elbo"] = -(t.rec_loss + t.kl).item<double>();
         r.metrics["reconstruction"] = t.rec_loss.item<double>();
         r.metrics["kl"] = t.kl.item<double>();
-        r.metrics["psnr"] = batch_psnr(net_->forward(x));
+        torch::Tensor recon = net_->forward(x);
+        r.metrics["psnr"] = batch_psnr(recon);
         best_ = "elbo";
+        const int64_t k = std::min<int64_t>(8, x.size(0));
+        r.images.emplace_back("input_reconstruction", make_grid(torch::cat({x.narrow(0, 0, k), recon.narrow(0, 0, k)}), k));
       } else {
         torch::Generator gen = at::detail::createCPUGenerator(5);
         torch::Tensor noisy = corrupt(x.to(torch::kCPU), &gen).to(device_);
@@ -565,58 +615,29 @@ class AutoencoderRecipe : public Recipe {
   }
 
   std::string best_metric() const override { return best_; }
-  std::vector<std::pair<std::string, io::TensorFile>> weight_files() override { return {{"model.safetensors", archs::net_weights(*net_)}}; }
-  void save_state(torch::serialize::OutputArchive& ar) override {
-    add_module_state(ar, "net", *net_);
-    add_optimizer_state(ar, "optimizer", *optimizer_);
-  }
-  void load_state(torch::serialize::InputArchive& ar) override {
-    read_module_state(ar, "net", *net_);
-    read_optimizer_state(ar, "optimizer", *optimizer_);
-  }
-  YAML::Node resolved_config() const override { return resolved_; }
   std::string summary() const override {
     return std::string(variational_ ? "vae" : "ae") + ": " + net_->type() + ", " + std::to_string(archs::count_parameters(*net_)) +
            " params" + (variational_ ? ", beta " + std::to_string(beta_) : (noise_ != "none" ? ", denoising (" + noise_ + ")" : ""));
   }
 
  private:
-  torch::Device device_;
   bool variational_;
-  std::shared_ptr<archs::AutoencoderImpl> net_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  optim::LrSchedule sched_;
-  double lr_ = 0, beta_ = 1, sparsity_ = 0, noise_std_ = 0.2, noise_amount_ = 0.1;
+  double beta_ = 1, sparsity_ = 0, noise_std_ = 0.2, noise_amount_ = 0.1;
   int64_t kl_warmup_ = 0;
   std::string loss_name_ = "mse", noise_ = "none", best_;
-  YAML::Node resolved_;
 };
 
 // ---------------- classifier ----------------
-class ClassifierRecipe : public Recipe {
+class ClassifierRecipe : public SingleNetRecipe<archs::ClassifierImpl> {
  public:
-  ClassifierRecipe(Cfg& root, torch::Device device, int64_t total) : device_(device) {
-    Cfg nc = root.child("network");
-    net_ = std::dynamic_pointer_cast<archs::ClassifierImpl>(archs::build_arch(nc));
-    if (!net_) throw ConfigError(root.file() + ": network.type must be classifier for the classifier recipe");
-    net_->to(device_);
-    Cfg rc = root.child("recipe");
-    rc.req<std::string>("type");
-    optimizer_ = optim::build_optimizer(rc.child("optimizer", true), net_->parameters());
-    lr_ = optim::base_lr(*optimizer_);
-    sched_ = optim::LrSchedule::from_yaml(rc.child("scheduler", true), total);
-    rc.finish();
-    resolved_["network"] = net_->options_yaml();
-    resolved_["recipe"] = yaml_clone(rc.node());
+  ClassifierRecipe(Cfg& root, torch::Device device, int64_t total) : SingleNetRecipe(root, device, total, "classifier", "classifier") {
+    finish_config();
   }
   Scalars train_step(const data::Batch& batch, int64_t step) override {
     net_->train();
-    sched_.apply(*optimizer_, lr_, step);
     torch::Tensor logits = net_->forward(batch.at("image").to(device_));
     torch::Tensor loss = torch::cross_entropy_loss(logits, batch.at("label").to(device_));
-    optimizer_->zero_grad();
-    loss.backward();
-    optimizer_->step();
+    optimise(loss, step);
     return {{"loss", loss.item<double>()}};
   }
   ValResult validate(const data::Dataset* val, int64_t) override {
@@ -629,25 +650,7 @@ class ClassifierRecipe : public Recipe {
     return {{{"accuracy", (pred == li->labels()).to(torch::kFloat64).mean().item<double>()}}, {}};
   }
   std::string best_metric() const override { return "accuracy"; }
-  std::vector<std::pair<std::string, io::TensorFile>> weight_files() override { return {{"model.safetensors", archs::net_weights(*net_)}}; }
-  void save_state(torch::serialize::OutputArchive& ar) override {
-    add_module_state(ar, "net", *net_);
-    add_optimizer_state(ar, "optimizer", *optimizer_);
-  }
-  void load_state(torch::serialize::InputArchive& ar) override {
-    read_module_state(ar, "net", *net_);
-    read_optimizer_state(ar, "optimizer", *optimizer_);
-  }
-  YAML::Node resolved_config() const override { return resolved_; }
   std::string summary() const override { return "classifier: " + std::to_string(archs::count_parameters(*net_)) + " params"; }
-
- private:
-  torch::Device device_;
-  std::shared_ptr<archs::ClassifierImpl> net_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  optim::LrSchedule sched_;
-  double lr_ = 0;
-  YAML::Node resolved_;
 };
 
 }  // namespace

@@ -248,7 +248,8 @@ int train(const TrainArgs& args) {
   auto t_start = std::chrono::steady_clock::now();
   auto t_log = t_start;
   const int64_t first_step = st.step;
-  std::map<std::string, double> acc;
+  // Per-key sums and counts: a recipe may report a value only on some steps (a GAN's g_loss).
+  std::map<std::string, std::pair<double, int64_t>> acc;
   int64_t acc_n = 0;
   int64_t last_saved = resumed ? st.step : -1;
 
@@ -262,7 +263,7 @@ int train(const TrainArgs& args) {
       logged["val/" + k] = v;
       line += fmt::format(" {} {:.4f}", k, v);
     }
-    jsonl.write(st.step, logged);
+    if (!logged.empty()) jsonl.write(st.step, logged);
     for (const auto& [name, img] : vr.images) {
       tb.add_image("val/" + name, img.clamp(0, 1), st.step);
       io::write_image((run_dir / "samples" / (step_dir_name(st.step) + "_" + name + ".png")).string(), img);
@@ -288,7 +289,10 @@ int train(const TrainArgs& args) {
     data::Batch batch = loader.batch(st.step);
     Scalars s = recipe->train_step(batch, st.step);
     ++st.step;
-    for (const auto& [k, v] : s) acc[k] += v;
+    for (const auto& [k, v] : s) {
+      acc[k].first += v;
+      ++acc[k].second;
+    }
     ++acc_n;
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t_start).count();
@@ -302,10 +306,11 @@ int train(const TrainArgs& args) {
     if (st.step % to.log_every == 0 || st.step == to.total_steps) {
       std::map<std::string, double> logged;
       std::string line;
-      for (auto& [k, v] : acc) {
-        logged["train/" + k] = v / acc_n;
-        tb.add_scalar("train/" + k, v / acc_n, st.step);
-        line += fmt::format(" {} {:.6g}", k, v / acc_n);
+      for (auto& [k, sum_n] : acc) {
+        const double mean = sum_n.first / static_cast<double>(sum_n.second);
+        logged["train/" + k] = mean;
+        tb.add_scalar("train/" + k, mean, st.step);
+        line += fmt::format(" {} {:.6g}", k, mean);
       }
       const double interval = std::chrono::duration<double>(now - t_log).count();
       logged["train/it_per_s"] = acc_n / std::max(interval, 1e-9);

@@ -145,3 +145,24 @@ TEST_CASE("generative archs build from defaults and produce the declared shapes"
   REQUIRE(vae->forward(torch::rand({3, 1, 16, 16})).sizes() == torch::IntArrayRef({3, 1, 16, 16}));
   REQUIRE_THROWS_AS(build("{type: dcgan_generator, image_size: 12}"), ConfigError);
 }
+
+TEST_CASE("the conditional GAN trains with the WGAN-GP loss and a projection critic", "[gan][cgan]") {
+  YAML::Node root = YAML::Load(R"(
+name: t
+networks:
+  generator: {type: dcgan_generator, image_size: 8, channels: 1, latent_dim: 4, base: 4, num_classes: 3}
+  critic: {type: dcgan_critic, image_size: 8, channels: 1, base: 4, norm: none, num_classes: 3, conditioning: projection}
+recipe: {type: cgan, loss: wasserstein, gp_lambda: 10, n_critic: 2}
+)");
+  Cfg cfg(root, "", "t.yaml");
+  auto recipe = recipes::build_recipe(cfg, torch::kCPU, 10);
+  data::Batch batch{{"image", torch::rand({6, 1, 8, 8})}, {"label", torch::tensor({0, 1, 2, 0, 1, 2}, torch::kInt64)}};
+  for (int step = 0; step < 4; ++step) {
+    auto s = recipe->train_step(batch, step);
+    REQUIRE(std::isfinite(s.at("d_loss")));
+    REQUIRE(s.count("gradient_penalty"));
+    REQUIRE(s.at("generator_steps") == (step + 1) / 2);
+  }
+  Cfg bad(YAML::Load("name: t\nnetworks: {generator: {type: dcgan_generator, image_size: 8}, critic: {type: dcgan_critic, image_size: 8}}\nrecipe: {type: cgan}"), "", "t.yaml");
+  REQUIRE_THROWS_WITH(recipes::build_recipe(bad, torch::kCPU, 10), Catch::Matchers::Contains("num_classes"));
+}
