@@ -68,6 +68,7 @@ Run add_eval(CLI::App& app) {
     int64_t scale = 0, crop_border = -1, tile = 0, n = 1000;
     uint64_t seed = 0;
     bool json = false, rgb = false;
+    std::vector<std::string> metrics{"psnr", "ssim"};
   };
   auto a = std::make_shared<Args>();
   app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors)")->required();
@@ -77,6 +78,7 @@ Run add_eval(CLI::App& app) {
   app.add_option("--scale", a->scale, "upscale factor; must match the checkpoint (default: the checkpoint's)");
   app.add_option("--crop-border", a->crop_border, "pixels removed from each side before scoring (default: scale)");
   app.add_flag("--rgb", a->rgb, "score on RGB instead of the Y channel");
+  app.add_option("--metric", a->metrics, "SR metrics by name (default: psnr ssim)");
   app.add_option("--tile", a->tile, "LR tile size for inference (0 = whole images)");
   app.add_option("--device", a->device, "auto, cpu or cuda");
   app.add_flag("--json", a->json, "print one JSON object instead of a table");
@@ -99,7 +101,7 @@ Run add_eval(CLI::App& app) {
     metrics::QualityOptions q;
     q.y_channel = !a->rgb;
     q.crop_border = a->crop_border >= 0 ? a->crop_border : net->scale();
-    recipes::SrEvaluation ev = recipes::evaluate_sr(*net, ds, q, {a->tile, 16}, device);
+    recipes::SrEvaluation ev = recipes::evaluate_sr(*net, ds, q, a->metrics, {a->tile, 16}, device);
     const std::string ch = q.y_channel ? "y" : "rgb";
     if (a->json) {
       nlohmann::json j;
@@ -108,20 +110,30 @@ Run add_eval(CLI::App& app) {
       j["scale"] = net->scale();
       j["channel"] = ch;
       j["crop_border"] = q.crop_border;
-      j["model"] = {{"psnr", ev.psnr}, {"ssim", ev.ssim}};
-      j["bicubic"] = {{"psnr", ev.bicubic_psnr}, {"ssim", ev.bicubic_ssim}};
-      for (const auto& s : ev.images)
-        j["images"].push_back({{"name", s.name}, {"psnr", s.psnr}, {"ssim", s.ssim}, {"bicubic_psnr", s.bicubic_psnr},
-                               {"bicubic_ssim", s.bicubic_ssim}});
+      j["model"] = ev.model;
+      j["bicubic"] = ev.bicubic;
+      for (const auto& s : ev.images) {
+        nlohmann::json row = {{"name", s.name}};
+        for (const auto& m : ev.metrics) row[m] = s.model.at(m), row["bicubic_" + m] = s.bicubic.at(m);
+        j["images"].push_back(row);
+      }
       std::cout << j.dump(2) << std::endl;
     } else {
       std::printf("%s x%lld on %s (%zu images, %s channel, crop %lld)\n", net->type().c_str(),
                   static_cast<long long>(net->scale()), a->data.c_str(), ev.images.size(), ch.c_str(),
                   static_cast<long long>(q.crop_border));
-      std::printf("%-28s %10s %8s %12s %8s\n", "image", "PSNR", "SSIM", "bicubic PSNR", "SSIM");
-      for (const auto& s : ev.images)
-        std::printf("%-28s %10.4f %8.4f %12.4f %8.4f\n", s.name.c_str(), s.psnr, s.ssim, s.bicubic_psnr, s.bicubic_ssim);
-      std::printf("%-28s %10.4f %8.4f %12.4f %8.4f\n", "mean", ev.psnr, ev.ssim, ev.bicubic_psnr, ev.bicubic_ssim);
+      std::printf("%-28s", "image");
+      for (const auto& m : ev.metrics) std::printf(" %10s", m.c_str());
+      for (const auto& m : ev.metrics) std::printf(" %10s", ("bicubic " + m).c_str());
+      std::printf("\n");
+      auto row = [&](const std::string& name, const std::map<std::string, double>& model, const std::map<std::string, double>& bic) {
+        std::printf("%-28s", name.c_str());
+        for (const auto& m : ev.metrics) std::printf(" %10.4f", model.at(m));
+        for (const auto& m : ev.metrics) std::printf(" %10.4f", bic.at(m));
+        std::printf("\n");
+      };
+      for (const auto& s : ev.images) row(s.name, s.model, s.bicubic);
+      row("mean", ev.model, ev.bicubic);
     }
     return 0;
   };

@@ -55,4 +55,22 @@ double ssim(const torch::Tensor& a, const torch::Tensor& b, const QualityOptions
   return s.mean({1, 2, 3}).mean().item<double>();
 }
 
+MetricRegistry& metric_registry() {
+  static MetricRegistry r("metric");
+  return r;
+}
+
+void register_builtin_metrics() {
+  auto& r = metric_registry();
+  if (r.contains("psnr")) return;
+  r.add("psnr", [](Cfg&) -> ImageMetric { return [](const torch::Tensor& a, const torch::Tensor& b, const QualityOptions& q) { return psnr(a, b, q); }; });
+  r.add("ssim", [](Cfg&) -> ImageMetric { return [](const torch::Tensor& a, const torch::Tensor& b, const QualityOptions& q) { return ssim(a, b, q); }; });
+}
+
+ImageMetric build_metric(const std::string& name, const std::string& where) {
+  register_builtin_metrics();
+  Cfg none;
+  return metric_registry().build(name, none, where);
+}
+
 }  // namespace tessera::metrics

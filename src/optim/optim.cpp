@@ -6,53 +6,103 @@
 
 namespace tessera::optim {
 
-std::unique_ptr<torch::optim::Optimizer> build_optimizer(Cfg c, std::vector<torch::Tensor> params) {
-  std::string type = c.get_choice("type", "adam", {"adam", "adamw", "rmsprop", "sgd"});
-  double lr = c.get<double>("lr", 1e-4, 0.0, 10.0);
-  double wd = c.get<double>("weight_decay", type == "adamw" ? 1e-2 : 0.0, 0.0, 10.0);
-  std::unique_ptr<torch::optim::Optimizer> out;
-  if (type == "adam" || type == "adamw") {
+OptimizerRegistry& optimizer_registry() {
+  static OptimizerRegistry r("optimizer");
+  return r;
+}
+
+void register_builtin_optimizers() {
+  auto& r = optimizer_registry();
+  if (r.contains("adam")) return;
+  using OptPtr = std::unique_ptr<torch::optim::Optimizer>;
+  auto adam_like = [](Cfg& c, std::vector<torch::Tensor> params, bool decoupled) -> OptPtr {
+    double lr = c.get<double>("lr", 1e-4, 0.0, 10.0);
+    double wd = c.get<double>("weight_decay", decoupled ? 1e-2 : 0.0, 0.0, 10.0);
     auto betas = c.get<std::vector<double>>("betas", {0.9, 0.999});
     if (betas.size() != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1)
       c.fail("betas", "expected two numbers in [0, 1)");
     double eps = c.get<double>("eps", 1e-8, 0.0, 1.0);
     bool amsgrad = c.get<bool>("amsgrad", false);
-    if (type == "adam")
-      out = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad));
-    else
-      out = std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad));
-  } else if (type == "rmsprop") {
+    c.finish();
+    if (!decoupled)
+      return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad));
+    return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad));
+  };
+  r.add("adam", [adam_like](Cfg& c, std::vector<torch::Tensor> p) { return adam_like(c, std::move(p), false); });
+  r.add("adamw", [adam_like](Cfg& c, std::vector<torch::Tensor> p) { return adam_like(c, std::move(p), true); });
+  r.add("rmsprop", [](Cfg& c, std::vector<torch::Tensor> p) -> OptPtr {
+    double lr = c.get<double>("lr", 1e-4, 0.0, 10.0), wd = c.get<double>("weight_decay", 0.0, 0.0, 10.0);
     double alpha = c.get<double>("alpha", 0.99, 0.0, 1.0), eps = c.get<double>("eps", 1e-8, 0.0, 1.0);
     double momentum = c.get<double>("momentum", 0.0, 0.0, 1.0);
-    out = std::make_unique<torch::optim::RMSprop>(params, torch::optim::RMSpropOptions(lr).alpha(alpha).eps(eps).weight_decay(wd).momentum(momentum));
-  } else {
+    c.finish();
+    return std::make_unique<torch::optim::RMSprop>(p, torch::optim::RMSpropOptions(lr).alpha(alpha).eps(eps).weight_decay(wd).momentum(momentum));
+  });
+  r.add("sgd", [](Cfg& c, std::vector<torch::Tensor> p) -> OptPtr {
+    double lr = c.get<double>("lr", 1e-4, 0.0, 10.0), wd = c.get<double>("weight_decay", 0.0, 0.0, 10.0);
     double momentum = c.get<double>("momentum", 0.0, 0.0, 1.0);
     bool nesterov = c.get<bool>("nesterov", false);
-    out = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd).nesterov(nesterov));
-  }
-  c.finish();
-  return out;
+    c.finish();
+    return std::make_unique<torch::optim::SGD>(p, torch::optim::SGDOptions(lr).momentum(momentum).weight_decay(wd).nesterov(nesterov));
+  });
+}
+
+std::unique_ptr<torch::optim::Optimizer> build_optimizer(Cfg c, std::vector<torch::Tensor> params) {
+  register_builtin_optimizers();
+  std::string type = c.get<std::string>("type", "adam");
+  return optimizer_registry().build(type, c, c.where("type"), std::move(params));
 }
 
 double base_lr(const torch::optim::Optimizer& opt) { return opt.param_groups().at(0).options().get_lr(); }
 
-LrSchedule LrSchedule::from_yaml(Cfg c, int64_t total) {
-  LrSchedule s;
-  s.total_steps = total;
-  s.type = c.get_choice("type", "constant", {"constant", "step", "multistep", "cosine"});
-  s.warmup_steps = c.get<int64_t>("warmup_steps", 0, 0, 1'000'000'000);
-  s.gamma = c.get<double>("gamma", 0.5, 0.0, 1.0);
-  if (s.type == "step") {
+ScheduleRegistry& schedule_registry() {
+  static ScheduleRegistry r("scheduler");
+  return r;
+}
+
+void register_builtin_schedules() {
+  auto& r = schedule_registry();
+  if (r.contains("constant")) return;
+  // Keys every schedule takes; each type then reads its own.
+  auto common = [](Cfg& c, const std::string& type, int64_t total) {
+    LrSchedule s;
+    s.type = type;
+    s.total_steps = total;
+    s.warmup_steps = c.get<int64_t>("warmup_steps", 0, 0, 1'000'000'000);
+    return s;
+  };
+  r.add("constant", [common](Cfg& c, int64_t total) {
+    LrSchedule s = common(c, "constant", total);
+    c.finish();
+    return s;
+  });
+  r.add("step", [common](Cfg& c, int64_t total) {
+    LrSchedule s = common(c, "step", total);
+    s.gamma = c.get<double>("gamma", 0.5, 0.0, 1.0);
     s.step_size = c.req<int64_t>("step_size");
     if (s.step_size <= 0) c.fail("step_size", "must be positive");
-  } else if (s.type == "multistep") {
+    c.finish();
+    return s;
+  });
+  r.add("multistep", [common](Cfg& c, int64_t total) {
+    LrSchedule s = common(c, "multistep", total);
+    s.gamma = c.get<double>("gamma", 0.5, 0.0, 1.0);
     s.milestones = c.req<std::vector<int64_t>>("milestones");
     if (!std::is_sorted(s.milestones.begin(), s.milestones.end())) c.fail("milestones", "must be increasing");
-  } else if (s.type == "cosine") {
+    c.finish();
+    return s;
+  });
+  r.add("cosine", [common](Cfg& c, int64_t total) {
+    LrSchedule s = common(c, "cosine", total);
     s.eta_min_factor = c.get<double>("eta_min_factor", 0.0, 0.0, 1.0);
-  }
-  c.finish();
-  return s;
+    c.finish();
+    return s;
+  });
+}
+
+LrSchedule LrSchedule::from_yaml(Cfg c, int64_t total) {
+  register_builtin_schedules();
+  std::string type = c.get<std::string>("type", "constant");
+  return schedule_registry().build(type, c, c.where("type"), total);
 }
 
 double LrSchedule::factor(int64_t step) const {

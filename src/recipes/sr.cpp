@@ -17,11 +17,15 @@ torch::Tensor bicubic_upscale(const torch::Tensor& lq, int64_t scale) {
 }
 
 SrEvaluation evaluate_sr(archs::NetImpl& net, const data::SrFolderDataset& val, const metrics::QualityOptions& q,
-                         const archs::TileOptions& tile, torch::Device device, size_t max_samples) {
+                         const std::vector<std::string>& metric_names, const archs::TileOptions& tile, torch::Device device,
+                         size_t max_samples) {
   torch::NoGradGuard ng;
+  std::vector<metrics::ImageMetric> fns;
+  for (const auto& m : metric_names) fns.push_back(metrics::build_metric(m, "metric"));
   const bool was_training = net.is_training();
   net.eval();
   SrEvaluation ev;
+  ev.metrics = metric_names;
   const size_t n = val.files().size();
   for (size_t i = 0; i < n; ++i) {
     auto [lq, gt] = val.pair(i);
@@ -30,12 +34,13 @@ SrEvaluation evaluate_sr(archs::NetImpl& net, const data::SrFolderDataset& val, 
     if (sr.sizes() != gt.sizes())
       throw Error("network output " + c10::str(sr.sizes()) + " does not match HR image " + c10::str(gt.sizes()) +
                   " of '" + val.files()[i] + "' (scale mismatch?)");
-    SrImageScore s{std::filesystem::path(val.files()[i]).filename().string(), metrics::psnr(sr, gt, q),
-                   metrics::ssim(sr, gt, q), metrics::psnr(bic, gt, q), metrics::ssim(bic, gt, q)};
-    ev.psnr += s.psnr / n;
-    ev.ssim += s.ssim / n;
-    ev.bicubic_psnr += s.bicubic_psnr / n;
-    ev.bicubic_ssim += s.bicubic_ssim / n;
+    SrImageScore s{std::filesystem::path(val.files()[i]).filename().string(), {}, {}};
+    for (size_t k = 0; k < fns.size(); ++k) {
+      s.model[metric_names[k]] = fns[k](sr, gt, q);
+      s.bicubic[metric_names[k]] = fns[k](bic, gt, q);
+      ev.model[metric_names[k]] += s.model[metric_names[k]] / n;
+      ev.bicubic[metric_names[k]] += s.bicubic[metric_names[k]] / n;
+    }
     ev.images.push_back(s);
     if (ev.samples.size() < max_samples) ev.samples.emplace_back(std::filesystem::path(s.name).stem().string(), sr);
   }
@@ -64,6 +69,9 @@ class SrRecipe : public Recipe {
     quality_.y_channel = vc.get<bool>("y_channel", true);
     quality_.crop_border = vc.get<int64_t>("crop_border", net_->scale(), 0, 1024);
     val_samples_ = vc.get<int64_t>("save_images", 3, 0, 1000);
+    metric_names_ = vc.get<std::vector<std::string>>("metrics", {"psnr", "ssim"});
+    if (metric_names_.empty()) vc.fail("metrics", "needs at least one metric");
+    for (size_t i = 0; i < metric_names_.size(); ++i) metrics::build_metric(metric_names_[i], vc.where("metrics") + "[" + std::to_string(i) + "]");
     tile_.tile = vc.get<int64_t>("tile", 0, 0, 1 << 20);
     vc.finish();
     rc.finish();
@@ -106,16 +114,18 @@ class SrRecipe : public Recipe {
     if (!val) return {};
     auto* sr_val = dynamic_cast<const data::SrFolderDataset*>(val);
     if (!sr_val) throw ConfigError("the sr recipe validates on an sr_folder dataset (data.val)");
-    SrEvaluation ev = evaluate_sr(inference_net(), *sr_val, quality_, tile_, device_, static_cast<size_t>(val_samples_));
+    SrEvaluation ev = evaluate_sr(inference_net(), *sr_val, quality_, metric_names_, tile_, device_, static_cast<size_t>(val_samples_));
     const std::string sfx = quality_.y_channel ? "_y" : "_rgb";
     ValResult r;
-    r.metrics = {{"psnr" + sfx, ev.psnr}, {"ssim" + sfx, ev.ssim}, {"bicubic_psnr" + sfx, ev.bicubic_psnr},
-                 {"bicubic_ssim" + sfx, ev.bicubic_ssim}};
+    for (const auto& m : metric_names_) {
+      r.metrics[m + sfx] = ev.model.at(m);
+      r.metrics["bicubic_" + m + sfx] = ev.bicubic.at(m);
+    }
     r.images = ev.samples;
-    best_ = "psnr" + sfx;
     return r;
   }
-  std::string best_metric() const override { return quality_.y_channel ? "psnr_y" : "psnr_rgb"; }
+  // The first configured metric (PSNR by default) picks the best checkpoint.
+  std::string best_metric() const override { return metric_names_.front() + (quality_.y_channel ? "_y" : "_rgb"); }
 
   std::vector<std::pair<std::string, io::TensorFile>> weight_files() override {
     return {{"model.safetensors", archs::net_weights(inference_net(), {{"tessera.ema", ema_ ? "true" : "false"}})}};
@@ -168,7 +178,7 @@ class SrRecipe : public Recipe {
   metrics::QualityOptions quality_;
   archs::TileOptions tile_;
   int64_t val_samples_ = 3;
-  std::string best_;
+  std::vector<std::string> metric_names_;
   YAML::Node resolved_;
 };
 

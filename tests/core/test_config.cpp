@@ -7,6 +7,7 @@
 #include "tessera/archs/net.h"
 #include "tessera/core/config.h"
 #include "tessera/data/dataset.h"
+#include "tessera/metrics/image_quality.h"
 #include "tessera/recipes/recipe.h"
 
 using namespace tessera;
@@ -35,6 +36,12 @@ TEST_CASE("unknown registry names list the known ones", "[config][registry]") {
   Cfg c = cfg_of("type: edrs");
   REQUIRE_THROWS_WITH(archs::build_arch(c), Contains("unknown arch 'edrs'") && Contains("did you mean 'edsr'") &&
                                                 Contains("espcn") && Contains("wdsr"));
+}
+
+TEST_CASE("metrics are built by name; unknown ones list the known", "[config][registry]") {
+  REQUIRE(metrics::build_metric("psnr", "m")(torch::zeros({3, 4, 4}), torch::zeros({3, 4, 4}), {}) == std::numeric_limits<double>::infinity());
+  REQUIRE_THROWS_WITH(metrics::build_metric("pnsr", "recipe.val.metrics[0]"),
+                      Contains("recipe.val.metrics[0]: unknown metric 'pnsr'") && Contains("known: psnr, ssim"));
 }
 
 TEST_CASE("command-line overrides replace and create keys", "[config]") {

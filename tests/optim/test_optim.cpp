@@ -51,7 +51,10 @@ TEST_CASE("optimizers are built by name with their options checked", "[optim]") 
   auto adam = optim::build_optimizer(cfg_of("{type: adam, lr: 0.01, betas: [0.5, 0.9]}"), {p});
   REQUIRE(optim::base_lr(*adam) == Approx(0.01));
   REQUIRE_THROWS_AS(optim::build_optimizer(cfg_of("{type: adam, betas: [0.5]}"), {p}), ConfigError);
-  REQUIRE_THROWS_AS(optim::build_optimizer(cfg_of("{type: adamm}"), {p}), ConfigError);
+  REQUIRE_THROWS_WITH(optim::build_optimizer(cfg_of("{type: adamm}"), {p}),
+                      Catch::Matchers::Contains("unknown optimizer 'adamm'") && Catch::Matchers::Contains("known: adam, adamw, rmsprop, sgd"));
+  REQUIRE_THROWS_WITH(optim::LrSchedule::from_yaml(cfg_of("{type: cosin}"), 10),
+                      Catch::Matchers::Contains("unknown scheduler 'cosin'") && Catch::Matchers::Contains("did you mean 'cosine'"));
 }
 
 TEST_CASE("bf16 autocast scope runs convolutions in bfloat16 and restores the previous state", "[optim][amp]") {

@@ -86,6 +86,12 @@ TEST_CASE("eval, upscale and export work from the checkpoint file alone", "[cli]
   REQUIRE_THAT(r.output, Contains("\"bicubic\"") && Contains("\"psnr\"") && Contains("chelsea.png"));
   r = test::run_cli({"eval", "--checkpoint", ckpt, "--data", (test::data_dir() / "val").string(), "--scale", "3"});
   REQUIRE(r.exit_code == 2);
+  r = test::run_cli({"eval", "--checkpoint", ckpt, "--data", (test::data_dir() / "val").string(), "--metric", "ssim", "--rgb"});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("bicubic ssim") && !Contains("psnr"));
+  r = test::run_cli({"eval", "--checkpoint", ckpt, "--data", (test::data_dir() / "val").string(), "--metric", "lpips"});
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("unknown metric 'lpips'"));
   r = test::run_cli({"upscale", "--checkpoint", ckpt, (test::data_dir() / "val/chelsea.png").string(), (dir / "up.png").string(), "--tile", "64"});
   REQUIRE(r.exit_code == 0);
   REQUIRE(fs::exists(dir / "up.png"));

@@ -3,7 +3,10 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
+
+#include "tessera/core/registry.h"
 
 namespace tessera::metrics {
 
@@ -22,5 +25,13 @@ double psnr(const torch::Tensor& a, const torch::Tensor& b, const QualityOptions
 // channels; equal to skimage.metrics.structural_similarity(gaussian_weights=True,
 // use_sample_covariance=False, data_range=255).
 double ssim(const torch::Tensor& a, const torch::Tensor& b, const QualityOptions& opt = {});
+
+// Full-reference image metrics by name (psnr, ssim), for configs and `tessera eval --metric`.
+using ImageMetric = std::function<double(const torch::Tensor& pred, const torch::Tensor& ref, const QualityOptions& opt)>;
+using MetricRegistry = Registry<ImageMetric>;
+MetricRegistry& metric_registry();
+void register_builtin_metrics();
+// `where` names the config key or option for the error on an unknown name.
+ImageMetric build_metric(const std::string& name, const std::string& where);
 
 }  // namespace tessera::metrics

@@ -6,10 +6,14 @@
 #include <vector>
 
 #include "tessera/core/config.h"
+#include "tessera/core/registry.h"
 
 namespace tessera::optim {
 
 // {type: adam|adamw|rmsprop|sgd, lr, betas: [b1, b2], eps, weight_decay, momentum, alpha}
+using OptimizerRegistry = Registry<std::unique_ptr<torch::optim::Optimizer>, std::vector<torch::Tensor>>;
+OptimizerRegistry& optimizer_registry();
+void register_builtin_optimizers();
 std::unique_ptr<torch::optim::Optimizer> build_optimizer(Cfg cfg, std::vector<torch::Tensor> params);
 double base_lr(const torch::optim::Optimizer& opt);
 
@@ -26,6 +30,10 @@ class LrSchedule {
   std::vector<int64_t> milestones;
   double gamma = 0.5, eta_min_factor = 0.0;
 };
+// Each schedule type reads its own keys into an LrSchedule (the total step count passed in).
+using ScheduleRegistry = Registry<LrSchedule, int64_t>;
+ScheduleRegistry& schedule_registry();
+void register_builtin_schedules();
 
 // Exponential moving average of parameters (buffers are copied), as BasicSR's net_g_ema.
 class Ema {

@@ -10,19 +10,21 @@ namespace tessera::recipes {
 
 struct SrImageScore {
   std::string name;
-  double psnr, ssim, bicubic_psnr, bicubic_ssim;
+  std::map<std::string, double> model, bicubic;  // metric name -> value
 };
 struct SrEvaluation {
-  double psnr = 0, ssim = 0, bicubic_psnr = 0, bicubic_ssim = 0;
+  std::vector<std::string> metrics;              // in the order asked for
+  std::map<std::string, double> model, bicubic;  // means over the images
   std::vector<SrImageScore> images;
   std::vector<std::pair<std::string, torch::Tensor>> samples;  // first few SR outputs
 };
 
 // Scores `net` and MATLAB bicubic upscaling against the HR images of `val` (8-bit quantised
 // outputs, as saved images would be).
+// `metric_names` come from the metric registry (psnr, ssim).
 SrEvaluation evaluate_sr(archs::NetImpl& net, const data::SrFolderDataset& val, const metrics::QualityOptions& q,
-                         const archs::TileOptions& tile = {}, torch::Device device = torch::kCPU,
-                         size_t max_samples = 0);
+                         const std::vector<std::string>& metric_names = {"psnr", "ssim"}, const archs::TileOptions& tile = {},
+                         torch::Device device = torch::kCPU, size_t max_samples = 0);
 
 // MATLAB bicubic upscaling of an LR image, the baseline every SR paper reports.
 torch::Tensor bicubic_upscale(const torch::Tensor& lq, int64_t scale);
