@@ -12,6 +12,7 @@ Run add_export(CLI::App& app) {
     int opset = 17;
     int64_t batch = 0;
     std::string size;
+    bool shuffle_as_conv = false;
   };
   auto a = std::make_shared<Args>();
   app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors)")->required();
@@ -19,10 +20,13 @@ Run add_export(CLI::App& app) {
   app.add_option("--opset", a->opset, "ONNX opset (13..17)");
   app.add_option("--batch", a->batch, "fixed batch size (default: dynamic)");
   app.add_option("--input-size", a->size, "fixed LR input size HxW, for runtimes that need static shapes (default: dynamic)");
+  app.add_flag("--pixel-shuffle-as-conv", a->shuffle_as_conv,
+               "write PixelShuffle as ConvTranspose instead of DepthToSpace (OpenCV dnn with dynamic sizes)");
   return [a] {
     exporter::ExportOptions opt;
     opt.opset = a->opset;
     opt.batch = a->batch;
+    opt.pixel_shuffle_as_conv_transpose = a->shuffle_as_conv;
     if (!a->size.empty()) {
       long long h = 0, w = 0;
       char x = 0;

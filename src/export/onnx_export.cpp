@@ -19,6 +19,14 @@ std::unordered_map<std::type_index, Emitter>& emitters() {
 
 std::vector<int64_t> dims_of(const torch::Tensor& t) { return t.sizes().vec(); }
 
+// State of the export in progress: options the emitters need, and the channel count of values
+// produced by convolutions (PixelShuffle as ConvTranspose needs its input's channels).
+struct ExportState {
+  ExportOptions opt;
+  std::map<std::string, int64_t> channels;
+};
+thread_local ExportState* g_state = nullptr;
+
 std::string tensor_init(OnnxGraph& g, const std::string& name, const torch::Tensor& t) {
   torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   return g.add_initializer(name, dims_of(c), c.data_ptr<float>());
@@ -30,9 +38,11 @@ std::string conv_node(OnnxGraph& g, const std::string& x, const torch::Tensor& w
   const int64_t k = w.size(2), p = k / 2;
   std::vector<std::string> in{x, tensor_init(g, prefix + ".weight", w)};
   if (b.defined()) in.push_back(tensor_init(g, prefix + ".bias", b));
-  return g.add_node("Conv", in, prefix, {{"kernel_shape", std::vector<int64_t>{k, w.size(3)}},
-                                         {"pads", std::vector<int64_t>{p, w.size(3) / 2, p, w.size(3) / 2}},
-                                         {"strides", std::vector<int64_t>{1, 1}}});
+  std::string out = g.add_node("Conv", in, prefix, {{"kernel_shape", std::vector<int64_t>{k, w.size(3)}},
+                                                    {"pads", std::vector<int64_t>{p, w.size(3) / 2, p, w.size(3) / 2}},
+                                                    {"strides", std::vector<int64_t>{1, 1}}});
+  if (g_state) g_state->channels[out] = w.size(0);
+  return out;
 }
 
 // Sub(x, mean) * s  or  x * s + mean, with mean shaped [1,C,1,1].
@@ -83,8 +93,20 @@ void register_builtin_emitters() {
   });
   register_emitter(typeid(PixelShuffleImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
     auto& s = as<PixelShuffleImpl>(m);
-    return g.add_node("DepthToSpace", {x}, p + ".pixel_shuffle",
-                      {{"blocksize", static_cast<int64_t>(s.options.upscale_factor())}, {"mode", std::string("CRD")}});
+    const int64_t r = s.options.upscale_factor();
+    if (g_state && g_state->opt.pixel_shuffle_as_conv_transpose) {
+      auto it = g_state->channels.find(x);
+      TORCH_CHECK(it != g_state->channels.end(), "ONNX export: PixelShuffle as ConvTranspose needs a convolution before it");
+      const int64_t cin = it->second, cout = cin / (r * r);
+      // out[c, r*h + i, r*w + j] = in[c*r*r + i*r + j, h, w]: a one-hot ConvTranspose kernel.
+      torch::Tensor w = torch::zeros({cin, cout, r, r});
+      for (int64_t c = 0; c < cout; ++c)
+        for (int64_t i = 0; i < r; ++i)
+          for (int64_t j = 0; j < r; ++j) w[c * r * r + i * r + j][c][i][j] = 1.0f;
+      return g.add_node("ConvTranspose", {x, tensor_init(g, p + ".shuffle_kernel", w)}, p + ".pixel_shuffle",
+                        {{"kernel_shape", std::vector<int64_t>{r, r}}, {"strides", std::vector<int64_t>{r, r}}});
+    }
+    return g.add_node("DepthToSpace", {x}, p + ".pixel_shuffle", {{"blocksize", r}, {"mode", std::string("CRD")}});
   });
   register_emitter(typeid(BatchNorm2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
     auto& bn = as<BatchNorm2dImpl>(m);
@@ -217,6 +239,11 @@ std::string export_onnx(archs::NetImpl& net, const ExportOptions& opt) {
   torch::NoGradGuard ng;
   const bool was_training = net.is_training();
   net.eval();
+  ExportState state{opt, {}};
+  g_state = &state;
+  struct Reset {
+    ~Reset() { g_state = nullptr; }
+  } reset;
   OnnxGraph g("tessera_" + net.type(), opt.opset);
   g.set_producer("tessera", TESSERA_VERSION);
   g.set_metadata("tessera.arch", yaml_dump(net.options_yaml()));

@@ -121,6 +121,35 @@ TEST_CASE("ONNX export passes the checker and matches LibTorch in OpenCV's dnn",
   }
 }
 
+TEST_CASE("with PixelShuffle as ConvTranspose OpenCV's dnn runs the dynamic graph at any size", "[archs][onnx]") {
+  auto dir = test::temp_dir("onnx_opencv_dynamic");
+  for (const auto& y : kSmallArchs) {
+    INFO(y);
+    auto net = build(y);
+    randomise_bn(*net);
+    net->eval();
+    const auto path = (dir / "m.onnx").string();
+    exporter::ExportOptions opt;
+    opt.pixel_shuffle_as_conv_transpose = true;
+    exporter::export_onnx_file(*net, path, opt);
+    for (auto hw : {std::pair<int, int>{13, 17}, {20, 9}}) {
+      cv::dnn::Net cvnet = cv::dnn::readNetFromONNX(path);
+      torch::Tensor x = torch::rand({1, 3, hw.first, hw.second});
+      torch::Tensor ref;
+      {
+        torch::NoGradGuard ng;
+        ref = net->forward(x).contiguous();
+      }
+      int sizes[] = {1, 3, hw.first, hw.second};
+      cvnet.setInput(cv::Mat(4, sizes, CV_32F, x.data_ptr<float>()));
+      cv::Mat out = cvnet.forward();
+      REQUIRE(out.total() == static_cast<size_t>(ref.numel()));
+      torch::Tensor got = torch::from_blob(out.ptr<float>(), ref.sizes(), torch::kFloat32);
+      REQUIRE((got - ref).abs().max().item<float>() <= 1e-4f);
+    }
+  }
+}
+
 TEST_CASE("ONNX export rejects unsupported opsets", "[archs][onnx]") {
   auto net = build(kSmallArchs[0]);
   REQUIRE_THROWS_AS(exporter::export_onnx(*net, {18}), ConfigError);

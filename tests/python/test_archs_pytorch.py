@@ -48,6 +48,9 @@ for i, spec in enumerate(ARCHS):
     run([a.tessera, "export", "--checkpoint", ckpt, "--output", onnx_path])
     onnx.checker.check_model(onnx.load(onnx_path), full_check=True)
     session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    conv_path = os.path.join(a.work, f"arch{i}_conv.onnx")
+    run([a.tessera, "export", "--checkpoint", ckpt, "--output", conv_path, "--pixel-shuffle-as-conv"])
+    conv_session = ort.InferenceSession(conv_path, providers=["CPUExecutionProvider"])
     for shape in [(1, 3, 11, 13), (2, 3, 24, 17)]:
         x = rng.random(shape, dtype=np.float32)
         save_np({"x": x}, os.path.join(a.work, "x.safetensors"))
@@ -58,5 +61,7 @@ for i, spec in enumerate(ARCHS):
         onnxrt = session.run(None, {"input": x})[0]
         check(libtorch.shape == pytorch.shape == onnxrt.shape, f"{spec} {shape}: output shape {libtorch.shape}")
         e1, e2 = np.abs(libtorch - pytorch).max(), np.abs(libtorch - onnxrt).max()
+        e3 = np.abs(libtorch - conv_session.run(None, {"input": x})[0]).max()
         check(e1 <= 1e-4, f"{spec} {shape}: LibTorch vs PyTorch max abs error {e1:.2e}")
         check(e2 <= 1e-4, f"{spec} {shape}: LibTorch vs onnxruntime max abs error {e2:.2e}")
+        check(e3 <= 1e-4, f"{spec} {shape}: LibTorch vs onnxruntime (PixelShuffle as ConvTranspose) max abs error {e3:.2e}")

@@ -26,6 +26,10 @@ struct ExportOptions {
   // 0 = dynamic (dim_param). Fixed sizes are for runtimes that need static shapes (OpenCV 4.6's
   // importer turns DepthToSpace into reshapes computed at import time).
   int64_t batch = 0, height = 0, width = 0;
+  // PixelShuffle as DepthToSpace (CRD), or as an equivalent ConvTranspose with a 0/1 kernel
+  // (stride = kernel = r): a little more arithmetic, but runtimes that resolve DepthToSpace at
+  // import time (OpenCV 4.6's dnn) then run any input size.
+  bool pixel_shuffle_as_conv_transpose = false;
 };
 
 // Builds, checks (onnx::checker + shape inference) and returns the serialised model.
