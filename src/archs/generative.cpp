@@ -267,6 +267,12 @@ torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
 
 torch::Tensor ClassifierImpl::forward(torch::Tensor x) { return fc2(features(x)); }
 
+GeneratorImpl* as_generator(NetImpl& net) {
+  if (auto* g = dynamic_cast<GeneratorImpl*>(&net)) return g;
+  if (auto* ae = dynamic_cast<AutoencoderImpl*>(&net)) return ae->decoder.get();
+  return nullptr;
+}
+
 void register_generative_archs(ArchRegistry& r) {
   r.add("dcgan_generator", [](Cfg& c) -> NetPtr { return std::make_shared<DcganGeneratorImpl>(DcganOptions::from_yaml(c, false)); });
   r.add("dcgan_critic", [](Cfg& c) -> NetPtr { return std::make_shared<DcganCriticImpl>(DcganOptions::from_yaml(c, true)); });

@@ -27,7 +27,7 @@ torch::Tensor load_reference_images(const std::string& path, int64_t size, int64
   std::vector<torch::Tensor> imgs;
   for (const auto& f : io::list_images(path)) {
     torch::Tensor t = io::read_image(f).rgb.unsqueeze(0);
-    if (channels == 1) t = (0.299 * t.select(1, 0) + 0.587 * t.select(1, 1) + 0.114 * t.select(1, 2)).unsqueeze(1);
+    if (channels == 1) t = io::rgb_to_gray(t);
     imgs.push_back(torch::upsample_bilinear2d(t, {size, size}, false).clamp(0, 1));
   }
   if (imgs.empty()) throw Error("no images in '" + path + "'");
@@ -37,8 +37,7 @@ torch::Tensor load_reference_images(const std::string& path, int64_t size, int64
 template <class Args>
 int eval_generator(const Args& a, archs::NetPtr net) {
   if (a.features.empty()) throw ConfigError("evaluating a generator needs --features (a classifier checkpoint, see configs/eval/digits_classifier.yaml)");
-  archs::GeneratorImpl* gen = dynamic_cast<archs::GeneratorImpl*>(net.get());
-  if (auto* ae = dynamic_cast<archs::AutoencoderImpl*>(net.get())) gen = ae->decoder.get();
+  archs::GeneratorImpl* gen = archs::as_generator(*net);
   auto shape = gen->sample_shape();
   if (shape.size() != 3) throw ConfigError("FID/IS need an image generator; '" + a.checkpoint + "' makes " + std::to_string(shape.size()) + "-D samples");
   torch::Device device = resolve_device(a.device);
@@ -87,8 +86,7 @@ Run add_eval(CLI::App& app) {
   app.add_option("--seed", a->seed, "generators: latent seed");
   return [a] {
     archs::NetPtr net = archs::load_net_checkpoint(a->checkpoint);
-    if (dynamic_cast<archs::GeneratorImpl*>(net.get()) || dynamic_cast<archs::AutoencoderImpl*>(net.get()))
-      return eval_generator(*a, net);
+    if (archs::as_generator(*net)) return eval_generator(*a, net);
     if (a->scale != 0 && a->scale != net->scale())
       throw ConfigError("--scale " + std::to_string(a->scale) + " does not match the checkpoint's x" + std::to_string(net->scale()));
     torch::Device device = resolve_device(a->device);

@@ -13,14 +13,6 @@ namespace tessera::cli {
 
 namespace fs = std::filesystem;
 
-// The generator inside a checkpoint: a GAN generator, or the decoder of an autoencoder/VAE.
-archs::GeneratorPtr load_generator(const std::string& path, archs::NetPtr& holder) {
-  holder = archs::load_net_checkpoint(path);
-  if (auto g = std::dynamic_pointer_cast<archs::GeneratorImpl>(holder)) return g;
-  if (auto ae = std::dynamic_pointer_cast<archs::AutoencoderImpl>(holder)) return ae->decoder.ptr();
-  throw ConfigError("'" + path + "' holds a " + holder->type() + ", not a generator or autoencoder");
-}
-
 Run add_sample(CLI::App& app) {
   struct Args {
     std::string checkpoint, output, mode = "grid", device = "auto";
@@ -38,18 +30,15 @@ Run add_sample(CLI::App& app) {
   app.add_option("--seed", a->seed, "latent seed");
   app.add_option("--device", a->device, "auto, cpu or cuda");
   return [a] {
-    archs::NetPtr holder;
-    archs::GeneratorPtr gen = load_generator(a->checkpoint, holder);
+    archs::NetPtr holder = archs::load_net_checkpoint(a->checkpoint);
+    archs::GeneratorImpl* gen = archs::as_generator(*holder);
+    if (!gen) throw ConfigError("'" + a->checkpoint + "' holds a " + holder->type() + ", not a generator or autoencoder");
     torch::Device device = resolve_device(a->device);
     holder->to(device);
     if (a->class_id >= 0 && (gen->num_classes() == 0 || a->class_id >= gen->num_classes()))
       throw ConfigError("--class " + std::to_string(a->class_id) + ": the generator has " + std::to_string(gen->num_classes()) + " classes");
     if (gen->sample_shape().size() == 1) {
-      torch::NoGradGuard ng;
-      gen->eval();
-      torch::Generator g = at::detail::createCPUGenerator(a->seed);
-      torch::Tensor z = torch::randn({a->n, gen->latent_dim()}, g, torch::TensorOptions().dtype(torch::kFloat32)).to(device);
-      torch::Tensor pts = gen->generate(z).to(torch::kCPU).contiguous();
+      torch::Tensor pts = recipes::sample_points(*gen, a->n, a->seed, device).contiguous();
       std::ofstream out(a->output);
       if (!out) throw Error("cannot write '" + a->output + "'");
       for (int64_t i = 0; i < pts.size(0); ++i) {

@@ -29,15 +29,23 @@ Run add_upscale(CLI::App& app) {
     torch::Device device = resolve_device(a->device);
     net->to(device);
     std::vector<std::pair<std::string, std::string>> jobs;
+    // Never write over the images being upscaled.
+    auto same = [](const std::string& x, const std::string& y) {
+      std::error_code ec;
+      return fs::exists(x) && fs::exists(y) && fs::equivalent(x, y, ec);
+    };
     if (fs::is_directory(a->input)) {
       if (fs::exists(a->output) && !fs::is_directory(a->output))
         throw ConfigError("input '" + a->input + "' is a folder, so output '" + a->output + "' must be a folder too");
+      if (same(a->input, a->output))
+        throw ConfigError("output folder '" + a->output + "' is the input folder: the upscaled images would replace the originals");
       fs::create_directories(a->output);
       for (const auto& f : io::list_images(a->input)) jobs.emplace_back(f, (fs::path(a->output) / fs::path(f).filename()).string());
       if (jobs.empty()) throw Error("no images in '" + a->input + "'");
     } else {
       if (!fs::exists(a->input)) throw Error("input '" + a->input + "' does not exist");
       if (!io::is_image_file(a->output)) throw ConfigError("output '" + a->output + "' needs an image extension (.png, .jpg, ...)");
+      if (same(a->input, a->output)) throw ConfigError("output '" + a->output + "' is the input image: it would be replaced");
       jobs.emplace_back(a->input, a->output);
     }
     for (const auto& [in, out] : jobs) {

@@ -82,7 +82,7 @@ std::shared_ptr<LabelledImages> load_class_folders(const std::string& root, int6
     for (const auto& f : io::list_images((fs::path(root) / classes[k]).string())) {
       try {
         torch::Tensor t = io::read_image(f).rgb;
-        if (channels == 1) t = (0.299 * t[0] + 0.587 * t[1] + 0.114 * t[2]).unsqueeze(0);
+        if (channels == 1) t = io::rgb_to_gray(t);
         imgs.push_back(resize_square(t.unsqueeze(0), image_size)[0]);
         labels.push_back(static_cast<int64_t>(k));
       } catch (const Error& e) {

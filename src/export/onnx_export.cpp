@@ -75,7 +75,8 @@ void register_builtin_emitters() {
   register_emitter(typeid(Conv2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
     auto& c = as<Conv2dImpl>(m);
     const auto& o = c.options;
-    TORCH_CHECK(o.stride()->at(0) == 1 && o.dilation()->at(0) == 1 && o.groups() == 1, "ONNX export: only stride-1 convs");
+    TORCH_CHECK(o.stride()->at(0) == 1 && o.dilation()->at(0) == 1 && o.groups() == 1, "ONNX export of '", p,
+                "': only stride-1, undilated, ungrouped Conv2d is supported");
     return conv_node(g, x, c.weight, o.bias() ? c.bias : torch::Tensor(), p);
   });
   register_emitter(typeid(nn::WnConv2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
@@ -96,7 +97,7 @@ void register_builtin_emitters() {
     const int64_t r = s.options.upscale_factor();
     if (g_state && g_state->opt.pixel_shuffle_as_conv_transpose) {
       auto it = g_state->channels.find(x);
-      TORCH_CHECK(it != g_state->channels.end(), "ONNX export: PixelShuffle as ConvTranspose needs a convolution before it");
+      TORCH_CHECK(it != g_state->channels.end(), "ONNX export of '", p, "': PixelShuffle as ConvTranspose needs a convolution before it");
       const int64_t cin = it->second, cout = cin / (r * r);
       // out[c, r*h + i, r*w + j] = in[c*r*r + i*r + j, h, w]: a one-hot ConvTranspose kernel.
       torch::Tensor w = torch::zeros({cin, cout, r, r});
@@ -111,7 +112,7 @@ void register_builtin_emitters() {
   register_emitter(typeid(BatchNorm2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
     auto& bn = as<BatchNorm2dImpl>(m);
     const auto& o = bn.options;
-    TORCH_CHECK(o.affine() && o.track_running_stats(), "ONNX export: BatchNorm needs affine weights and running stats");
+    TORCH_CHECK(o.affine() && o.track_running_stats(), "ONNX export of '", p, "': BatchNorm needs affine weights and running stats");
     return g.add_node("BatchNormalization",
                       {x, tensor_init(g, p + ".weight", bn.weight), tensor_init(g, p + ".bias", bn.bias),
                        tensor_init(g, p + ".running_mean", bn.running_mean), tensor_init(g, p + ".running_var", bn.running_var)},
@@ -140,7 +141,7 @@ void register_builtin_emitters() {
     if (o.bias()) in.push_back(tensor_init(g, p + ".bias", c.bias));
     const auto* pads = std::get_if<torch::ExpandingArray<2>>(&o.padding());
     TORCH_CHECK(pads && o.groups() == 1 && o.dilation()->at(0) == 1 && o.output_padding()->at(0) == 0 && o.output_padding()->at(1) == 0,
-                "ONNX export: ConvTranspose2d needs explicit padding, no groups, dilation or output padding");
+                "ONNX export of '", p, "': ConvTranspose2d needs explicit padding, no groups, dilation or output padding");
     const int64_t ph = (*pads)->at(0), pw = (*pads)->at(1);
     return g.add_node("ConvTranspose", in, p, {{"kernel_shape", std::vector<int64_t>{o.kernel_size()->at(0), o.kernel_size()->at(1)}},
                                                {"strides", std::vector<int64_t>{o.stride()->at(0), o.stride()->at(1)}},
@@ -251,9 +252,7 @@ std::string export_onnx(archs::NetImpl& net, const ExportOptions& opt) {
   if ((opt.height > 0) != (opt.width > 0)) throw ConfigError("a fixed input size needs both height and width");
   auto dim = [](int64_t v, const char* name) -> Dim { return v > 0 ? Dim(v) : Dim(std::string(name)); };
   // Generators and the decoders of autoencoders take a latent code (and a label when conditional).
-  archs::GeneratorImpl* gen = dynamic_cast<archs::GeneratorImpl*>(&net);
-  if (auto* ae = dynamic_cast<archs::AutoencoderImpl*>(&net)) gen = ae->decoder.get();
-  if (gen) {
+  if (archs::GeneratorImpl* gen = archs::as_generator(net)) {
     g.add_input("z", {dim(opt.batch, "batch"), gen->latent_dim()});
     if (gen->num_classes() > 0) g.add_input("label", {dim(opt.batch, "batch")}, true);
     std::string y = emit(g, *gen, "z", "");

@@ -99,6 +99,11 @@ std::string encode_png(const torch::Tensor& rgb) {
   return std::string(buf.begin(), buf.end());
 }
 
+torch::Tensor rgb_to_gray(const torch::Tensor& rgb) {
+  TORCH_CHECK(rgb.dim() >= 3 && rgb.size(-3) == 3, "rgb_to_gray expects 3 channels at dim -3, got ", rgb.sizes());
+  return (0.299 * rgb.select(-3, 0) + 0.587 * rgb.select(-3, 1) + 0.114 * rgb.select(-3, 2)).unsqueeze(-3);
+}
+
 torch::Tensor quantize(const torch::Tensor& x, int bit_depth) {
   const double maxv = bit_depth == 16 ? 65535.0 : 255.0;
   return (x.clamp(0, 1) * maxv).round() / maxv;

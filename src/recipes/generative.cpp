@@ -44,7 +44,7 @@ torch::Tensor FeatureNet::prepare(const torch::Tensor& images) {
   torch::Tensor x = images.to(device_, torch::kFloat32);
   const int64_t channels = net_ ? net_->opt.channels : 3, size = net_ ? net_->opt.image_size : 299;
   if (x.size(1) != channels) {
-    if (channels == 1) x = (0.299 * x.select(1, 0) + 0.587 * x.select(1, 1) + 0.114 * x.select(1, 2)).unsqueeze(1);
+    if (channels == 1) x = io::rgb_to_gray(x);
     else x = x.expand({-1, channels, -1, -1});
   }
   if (x.size(2) != size || x.size(3) != size) x = torch::upsample_bilinear2d(x, {size, size}, false);
@@ -71,15 +71,13 @@ torch::Tensor FeatureNet::probabilities(const torch::Tensor& images) {
   return torch::cat(out);
 }
 
-static torch::Tensor latents(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device) {
+torch::Tensor latent_batch(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device) {
   torch::Generator g = at::detail::createCPUGenerator(seed);
   return torch::randn({n, gen.latent_dim()}, g, torch::TensorOptions().dtype(torch::kFloat32)).to(device);
 }
 
 static torch::Tensor to_unit(archs::GeneratorImpl& gen, const torch::Tensor& x) {
-  // GAN generators end in tanh ([-1,1]); decoders in sigmoid ([0,1]).
-  const bool tanh_out = gen.type() == "dcgan_generator";
-  return (tanh_out ? (x + 1) / 2 : x).clamp(0, 1);
+  return (gen.signed_output() ? (x + 1) / 2 : x).clamp(0, 1);
 }
 
 torch::Tensor sample_images(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device, int64_t class_id) {
@@ -90,7 +88,7 @@ torch::Tensor sample_images(archs::GeneratorImpl& gen, int64_t n, uint64_t seed,
   if (gen.num_classes() > 0)
     labels = class_id >= 0 ? torch::full({n}, class_id, torch::kInt64)
                            : torch::arange(n, torch::kInt64).remainder(gen.num_classes());
-  torch::Tensor out = to_unit(gen, gen.generate(latents(gen, n, seed, device), labels.defined() ? labels.to(device) : labels)).to(torch::kCPU);
+  torch::Tensor out = to_unit(gen, gen.generate(latent_batch(gen, n, seed, device), labels.defined() ? labels.to(device) : labels)).to(torch::kCPU);
   if (was_training) gen.train();
   return out;
 }
@@ -99,13 +97,22 @@ torch::Tensor interpolate_images(archs::GeneratorImpl& gen, int64_t rows, int64_
   torch::NoGradGuard ng;
   const bool was_training = gen.is_training();
   gen.eval();
-  torch::Tensor ends = latents(gen, 2 * rows, seed, device).view({rows, 2, -1});
+  torch::Tensor ends = latent_batch(gen, 2 * rows, seed, device).view({rows, 2, -1});
   torch::Tensor t = torch::linspace(0, 1, steps, torch::TensorOptions().device(device)).view({1, steps, 1});
   torch::Tensor z = (ends.select(1, 0).unsqueeze(1) * (1 - t) + ends.select(1, 1).unsqueeze(1) * t).reshape({rows * steps, -1});
   torch::Tensor labels;
   if (gen.num_classes() > 0)
     labels = torch::arange(rows, torch::kInt64).remainder(gen.num_classes()).repeat_interleave(steps).to(device);
   torch::Tensor out = to_unit(gen, gen.generate(z, labels)).to(torch::kCPU);
+  if (was_training) gen.train();
+  return out;
+}
+
+torch::Tensor sample_points(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device) {
+  torch::NoGradGuard ng;
+  const bool was_training = gen.is_training();
+  gen.eval();
+  torch::Tensor out = gen.generate(latent_batch(gen, n, seed, device)).to(torch::kCPU);
   if (was_training) gen.train();
   return out;
 }
@@ -345,7 +352,7 @@ class GanRecipe : public Recipe {
     torch::NoGradGuard ng;
     if (g.sample_shape().size() == 1) {  // 2D toy data
       auto* toy = dynamic_cast<const data::Toy2dDataset*>(val);
-      torch::Tensor pts = latent_samples(g, num_eval_);
+      torch::Tensor pts = sample_points(g, num_eval_, 777, device_);
       if (toy) {
         auto cov = metrics::mode_coverage(pts, toy->modes(), toy->mode_std());
         r.metrics["modes_covered"] = static_cast<double>(cov.modes_covered);
@@ -370,14 +377,6 @@ class GanRecipe : public Recipe {
     return r;
   }
 
-  torch::Tensor latent_samples(archs::GeneratorImpl& g, int64_t n) {
-    torch::Generator gen = at::detail::createCPUGenerator(777);
-    torch::Tensor z = torch::randn({n, g.latent_dim()}, gen, torch::TensorOptions().dtype(torch::kFloat32)).to(device_);
-    g.eval();
-    torch::Tensor out = g.generate(z).to(torch::kCPU);
-    g.train();
-    return out;
-  }
 
   std::string best_metric() const override { return best_; }
   bool higher_is_better() const override { return best_ != "fid"; }

@@ -239,6 +239,20 @@ int train(const TrainArgs& args) {
   if (val_ds) spdlog::info("val data: {}", val_ds->describe());
   spdlog::info("device {}, {} threads, {} steps", device.str(), torch::get_num_threads(), to.total_steps);
 
+  if (resumed) {
+    // Rows logged after the checkpoint (by the run that was killed) are replayed by this one: drop
+    // them so metrics.jsonl holds one row per step.
+    const fs::path mpath = run_dir / "metrics.jsonl";
+    if (fs::exists(mpath)) {
+      std::istringstream in(io::read_file(mpath));
+      std::string kept;
+      for (std::string line; std::getline(in, line);) {
+        const auto p = line.find("\"step\": ");
+        if (p == std::string::npos || std::stoll(line.substr(p + 8)) <= st.step) kept += line + "\n";
+      }
+      io::write_file_atomic(mpath, kept);
+    }
+  }
   io::EventWriter tb(run_dir.string());
   io::MetricsJsonl jsonl((run_dir / "metrics.jsonl").string());
   data::Loader loader(train_ds, lo);

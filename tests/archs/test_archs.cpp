@@ -35,6 +35,22 @@ void randomise_bn(archs::NetImpl& net) {
   }
 }
 
+// Max abs difference between OpenCV dnn running the ONNX file and LibTorch on a [1,3,h,w] input.
+float opencv_vs_libtorch(archs::NetImpl& net, const std::string& onnx_path, int h, int w) {
+  cv::dnn::Net cvnet = cv::dnn::readNetFromONNX(onnx_path);
+  torch::Tensor x = torch::rand({1, 3, h, w});
+  torch::Tensor ref;
+  {
+    torch::NoGradGuard ng;
+    ref = net.forward(x).contiguous();
+  }
+  int sizes[] = {1, 3, h, w};
+  cvnet.setInput(cv::Mat(4, sizes, CV_32F, x.data_ptr<float>()));
+  cv::Mat out = cvnet.forward();
+  REQUIRE(out.total() == static_cast<size_t>(ref.numel()));
+  return (torch::from_blob(out.ptr<float>(), ref.sizes(), torch::kFloat32) - ref).abs().max().item<float>();
+}
+
 }  // namespace
 
 TEST_CASE("every registered arch builds from its default options and runs", "[archs]") {
@@ -104,20 +120,7 @@ TEST_CASE("ONNX export passes the checker and matches LibTorch in OpenCV's dnn",
     const auto path = (dir / "m.onnx").string();
     // OpenCV 4.6 needs static shapes for DepthToSpace (onnxruntime runs the dynamic graph: tests/python).
     exporter::export_onnx_file(*net, path, {17, 1, 13, 17});
-    cv::dnn::Net cvnet = cv::dnn::readNetFromONNX(path);
-    torch::Tensor x = torch::rand({1, 3, 13, 17});
-    torch::Tensor ref;
-    {
-      torch::NoGradGuard ng;
-      ref = net->forward(x).contiguous();
-    }
-    int sizes[] = {1, 3, 13, 17};
-    cv::Mat blob(4, sizes, CV_32F, x.data_ptr<float>());
-    cvnet.setInput(blob);
-    cv::Mat out = cvnet.forward();
-    REQUIRE(out.total() == static_cast<size_t>(ref.numel()));
-    torch::Tensor got = torch::from_blob(out.ptr<float>(), ref.sizes(), torch::kFloat32);
-    REQUIRE((got - ref).abs().max().item<float>() <= 1e-4f);
+    REQUIRE(opencv_vs_libtorch(*net, path, 13, 17) <= 1e-4f);
   }
 }
 
@@ -132,21 +135,7 @@ TEST_CASE("with PixelShuffle as ConvTranspose OpenCV's dnn runs the dynamic grap
     exporter::ExportOptions opt;
     opt.pixel_shuffle_as_conv_transpose = true;
     exporter::export_onnx_file(*net, path, opt);
-    for (auto hw : {std::pair<int, int>{13, 17}, {20, 9}}) {
-      cv::dnn::Net cvnet = cv::dnn::readNetFromONNX(path);
-      torch::Tensor x = torch::rand({1, 3, hw.first, hw.second});
-      torch::Tensor ref;
-      {
-        torch::NoGradGuard ng;
-        ref = net->forward(x).contiguous();
-      }
-      int sizes[] = {1, 3, hw.first, hw.second};
-      cvnet.setInput(cv::Mat(4, sizes, CV_32F, x.data_ptr<float>()));
-      cv::Mat out = cvnet.forward();
-      REQUIRE(out.total() == static_cast<size_t>(ref.numel()));
-      torch::Tensor got = torch::from_blob(out.ptr<float>(), ref.sizes(), torch::kFloat32);
-      REQUIRE((got - ref).abs().max().item<float>() <= 1e-4f);
-    }
+    for (auto [h, w] : {std::pair<int, int>{13, 17}, {20, 9}}) REQUIRE(opencv_vs_libtorch(*net, path, h, w) <= 1e-4f);
   }
 }
 

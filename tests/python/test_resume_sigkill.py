@@ -34,10 +34,13 @@ for name in ["model.safetensors"]:
     check(ref.keys() == got.keys(), "same tensors")
     for k in ref:
         check(bool((ref[k] == got[k]).all()), f"{name}:{k} bit-exact after SIGKILL + resume")
-# The raw (non-EMA) weights and optimizer state live in state.pt; equal state.pt files would also do,
-# but the archive embeds nothing run-specific only if saved identically, so compare the EMA weights
-# above and the final loss line in metrics.jsonl too.
+# model.safetensors holds the EMA of the raw weights over every step, so any step that went
+# differently after the resume would show above; the last logged training metrics must agree too,
+# and metrics.jsonl must hold each logged step once (rows the killed run wrote past its last
+# checkpoint are dropped on resume).
 ref_lines = open(os.path.join(ref_dir, "metrics.jsonl")).read().splitlines()
 got_lines = open(os.path.join(kill_dir, "metrics.jsonl")).read().splitlines()
 strip = lambda l: {k: v for k, v in __import__("json").loads(l).items() if "it_per_s" not in k}
 check(strip(ref_lines[-1]) == strip(got_lines[-1]), f"last logged train metrics equal: {strip(ref_lines[-1])}")
+rows = lambda lines: [(r["step"], sorted(r)) for r in map(__import__("json").loads, lines)]
+check(rows(got_lines) == rows(ref_lines), f"metrics.jsonl after resume has the uninterrupted run's rows: {[r[0] for r in rows(got_lines)]}")

@@ -98,6 +98,14 @@ TEST_CASE("eval, upscale and export work from the checkpoint file alone", "[cli]
   r = test::run_cli({"upscale", "--checkpoint", ckpt, (test::data_dir() / "val").string(), (dir / "up_dir").string()});
   REQUIRE(r.exit_code == 0);
   REQUIRE(fs::exists(dir / "up_dir/rocket.jpg"));
+  // Upscaling a folder or an image onto itself is refused; the originals are untouched.
+  const auto before = io::read_file(dir / "up.png");
+  r = test::run_cli({"upscale", "--checkpoint", ckpt, (dir / "up_dir").string(), (dir / "up_dir").string()});
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("replace the originals"));
+  r = test::run_cli({"upscale", "--checkpoint", ckpt, (dir / "up.png").string(), (dir / "up.png").string()});
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(io::read_file(dir / "up.png") == before);
   r = test::run_cli({"export", "--checkpoint", ckpt, "--output", (dir / "m.onnx").string()});
   REQUIRE(r.exit_code == 0);
   REQUIRE(fs::file_size(dir / "m.onnx") > 1000);

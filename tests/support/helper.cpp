@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
     }
     if (a.size() == 4 && a[0] == "generate") {
       auto net = archs::load_net_checkpoint(a[1]);
-      archs::GeneratorImpl* gen = dynamic_cast<archs::GeneratorImpl*>(net.get());
-      if (auto* ae = dynamic_cast<archs::AutoencoderImpl*>(net.get())) gen = ae->decoder.get();
+      archs::GeneratorImpl* gen = archs::as_generator(*net);
+      if (!gen) throw Error(a[1] + " holds no generator");
       auto in = io::load_safetensors(a[2]);
       torch::NoGradGuard ng;
       const torch::Tensor* label = in.find("label");

@@ -13,6 +13,8 @@ class GeneratorImpl : public NetImpl {
   virtual int64_t num_classes() const { return 0; }  // > 0: conditional, labels in [0, num_classes)
   virtual torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& labels = {}) = 0;
   virtual std::vector<int64_t> sample_shape() const = 0;  // without batch: [C,H,W] or [2]
+  // True when images come out in [-1, 1] (tanh), false for [0, 1] (sigmoid) or unbounded points.
+  virtual bool signed_output() const { return false; }
   torch::Tensor forward(torch::Tensor z) override { return generate(z); }
 };
 using GeneratorPtr = std::shared_ptr<GeneratorImpl>;
@@ -43,6 +45,7 @@ class DcganGeneratorImpl : public GeneratorImpl {
   int64_t latent_dim() const override { return opt.latent_dim; }
   int64_t num_classes() const override { return opt.num_classes; }
   std::vector<int64_t> sample_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
+  bool signed_output() const override { return true; }
   int64_t in_channels() const override { return opt.channels; }
 
   DcganOptions opt;
@@ -168,6 +171,9 @@ class ClassifierImpl : public NetImpl {
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(Classifier);
+
+// The generator inside a network: a generator itself, or an autoencoder's decoder; null otherwise.
+GeneratorImpl* as_generator(NetImpl& net);
 
 void register_generative_archs(ArchRegistry& r);
 

@@ -26,6 +26,9 @@ std::string encode_png(const torch::Tensor& rgb);
 std::vector<std::string> list_images(const std::string& dir);
 bool is_image_file(const std::string& path);
 
+// RGB -> one luma channel (ITU-R BT.601 weights, as OpenCV's RGB2GRAY), on dim -3 of [3,H,W] or [N,3,H,W].
+torch::Tensor rgb_to_gray(const torch::Tensor& rgb);
+
 // float [0,1] -> values on the 2^bits-1 grid (what saving and reloading would give).
 torch::Tensor quantize(const torch::Tensor& x, int bit_depth = 8);
 

@@ -38,6 +38,10 @@ struct GenerativeScores {
 GenerativeScores score_generator(archs::GeneratorImpl& gen, FeatureNet& feat, const torch::Tensor& real, int64_t n,
                                  uint64_t seed, torch::Device device = torch::kCPU);
 
+// n latent codes ~ N(0, I) from a generator seeded with `seed` (the global RNG is untouched).
+torch::Tensor latent_batch(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device = torch::kCPU);
+// n raw samples (2D points for toy generators), on the CPU.
+torch::Tensor sample_points(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device = torch::kCPU);
 // Samples n images in [0,1] (generators in [-1,1] are mapped) with a fixed seed; labels cycle over
 // the classes for conditional generators.
 torch::Tensor sample_images(archs::GeneratorImpl& gen, int64_t n, uint64_t seed, torch::Device device = torch::kCPU,
