@@ -13,6 +13,7 @@ io::TensorFile net_weights(NetImpl& net, const std::map<std::string, std::string
   f.metadata["format"] = "pt";  // what safetensors.torch expects
   f.metadata["tessera.arch"] = yaml_dump(net.options_yaml());
   f.metadata["tessera.type"] = net.type();
+  f.metadata["tessera.task"] = net.task();
   f.metadata["tessera.scale"] = std::to_string(net.scale());
   f.metadata["tessera.version"] = TESSERA_VERSION;
   return f;
@@ -55,13 +56,41 @@ void load_net_weights(torch::nn::Module& net, const io::TensorFile& file, const 
   }
 }
 
-NetPtr load_net_checkpoint(const std::string& path) {
+std::string describe_task(const std::string& task) {
+  if (task == "image_to_image") return "an image-to-image network (upscaler)";
+  if (task == "generator") return "a generator";
+  if (task == "autoencoder") return "an autoencoder";
+  if (task == "critic") return "a GAN critic (discriminator)";
+  if (task == "classifier") return "a classifier (feature network)";
+  return "a '" + task + "' network";
+}
+
+NetPtr load_net_checkpoint(const std::string& path, const std::vector<std::string>& tasks, const std::string& command) {
   io::TensorFile f = io::load_safetensors(path);
   auto it = f.metadata.find("tessera.arch");
   if (it == f.metadata.end())
     throw Error("'" + path + "' has no 'tessera.arch' metadata: it is not a tessera weights file "
                 "(convert foreign weights with scripts/convert_weights.py)");
+  auto check_task = [&](const std::string& task, const std::string& type) {
+    if (tasks.empty() || std::find(tasks.begin(), tasks.end(), task) != tasks.end()) return;
+    std::string wanted;
+    for (size_t i = 0; i < tasks.size(); ++i) wanted += (i ? (i + 1 == tasks.size() ? " or " : ", ") : "") + describe_task(tasks[i]);
+    throw ConfigError("'" + path + "' holds " + describe_task(task) + " (" + type + "); " +
+                      (command.empty() ? std::string("this needs ") : "`tessera " + command + "` runs ") + wanted);
+  };
+  // Files written before tessera.task existed are checked once the network is built.
+  auto task_meta = f.metadata.find("tessera.task");
+  auto type_meta = f.metadata.find("tessera.type");
+  if (task_meta != f.metadata.end()) check_task(task_meta->second, type_meta != f.metadata.end() ? type_meta->second : "?");
   NetPtr net = build_arch_from_yaml_text(it->second, path);
+  check_task(net->task(), net->type());
+  for (const auto& [name, t] : f.tensors) {
+    if (!t.is_floating_point()) continue;
+    const int64_t bad = (~torch::isfinite(t)).sum().item<int64_t>();
+    if (bad > 0)
+      throw Error("'" + path + "': tensor '" + name + "' has " + std::to_string(bad) + " non-finite values (NaN or Inf) of " +
+                  std::to_string(t.numel()) + ": the weights are damaged (a diverged training?); use an earlier checkpoint");
+  }
   load_net_weights(*net, f, path);
   net->eval();
   return net;

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "args.h"
 #include "commands.h"
+#include "tessera/archs/inference.h"
 #include "tessera/archs/checkpoint.h"
 #include "tessera/core/runtime.h"
 #include "tessera/data/generative_datasets.h"
@@ -70,23 +72,25 @@ Run add_eval(CLI::App& app) {
     std::vector<std::string> metrics{"psnr", "ssim"};
   };
   auto a = std::make_shared<Args>();
-  app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors)")->required();
+  app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors), checkpoint directory or run directory")->required();
   app.add_option("--data", a->data, "SR: folder of HR images (LR made by MATLAB bicubic); generators: real images "
                  "(digits .csv, a folder of class folders, or a folder of images)")->required();
   app.add_option("--lr-data", a->lr_data, "folder of matching LR images (instead of bicubic degradation)");
-  app.add_option("--scale", a->scale, "upscale factor; must match the checkpoint (default: the checkpoint's)");
-  app.add_option("--crop-border", a->crop_border, "pixels removed from each side before scoring (default: scale)");
+  app.add_option("--scale", a->scale, "upscale factor; must match the checkpoint (default: the checkpoint's)")->check(integer_in(1, 16));
+  app.add_option("--crop-border", a->crop_border, "pixels removed from each side before scoring (default: scale)")->check(integer_in(0, 1 << 20));
   app.add_flag("--rgb", a->rgb, "score on RGB instead of the Y channel");
   app.add_option("--metric", a->metrics, "SR metrics by name (default: psnr ssim)");
-  app.add_option("--tile", a->tile, "LR tile size for inference (0 = whole images)");
+  app.add_option("--tile", a->tile, "LR tile size for inference (0 = whole images, else >= 16)")->check(integer_in(0, 1 << 20));
   app.add_option("--device", a->device, "auto, cpu or cuda");
   app.add_flag("--json", a->json, "print one JSON object instead of a table");
   app.add_option("--features", a->features, "generators: feature network (classifier checkpoint) for FID/IS");
-  app.add_option("--n", a->n, "generators: number of samples");
+  app.add_option("--n", a->n, "generators: number of samples")->check(integer_in(2, 1 << 24));
   app.add_option("--seed", a->seed, "generators: latent seed");
   return [a] {
-    archs::NetPtr net = archs::load_net_checkpoint(a->checkpoint);
+    archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors"},
+                                         {"image_to_image", "generator", "autoencoder"}, "eval");
     if (archs::as_generator(*net)) return eval_generator(*a, net);
+    const archs::TileOptions tiles = archs::checked_tiles(*net, a->tile, -1);
     if (a->scale != 0 && a->scale != net->scale())
       throw ConfigError("--scale " + std::to_string(a->scale) + " does not match the checkpoint's x" + std::to_string(net->scale()));
     torch::Device device = resolve_device(a->device);
@@ -99,7 +103,7 @@ Run add_eval(CLI::App& app) {
     metrics::QualityOptions q;
     q.y_channel = !a->rgb;
     q.crop_border = a->crop_border >= 0 ? a->crop_border : net->scale();
-    recipes::SrEvaluation ev = recipes::evaluate_sr(*net, ds, q, a->metrics, {a->tile, 16}, device);
+    recipes::SrEvaluation ev = recipes::evaluate_sr(*net, ds, q, a->metrics, tiles, device);
     const std::string ch = q.y_channel ? "y" : "rgb";
     if (a->json) {
       nlohmann::json j;

@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include "args.h"
 #include "commands.h"
 #include "tessera/archs/checkpoint.h"
 #include "tessera/export/onnx_export.h"
@@ -15,10 +16,10 @@ Run add_export(CLI::App& app) {
     bool shuffle_as_conv = false;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors)")->required();
+  app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors), checkpoint directory or run directory")->required();
   app.add_option("--output", a->output, "ONNX file to write")->required();
-  app.add_option("--opset", a->opset, "ONNX opset (13..17)");
-  app.add_option("--batch", a->batch, "fixed batch size (default: dynamic)");
+  app.add_option("--opset", a->opset, "ONNX opset (13..17)")->check(integer_in(13, 17));
+  app.add_option("--batch", a->batch, "fixed batch size (default 0: dynamic)")->check(integer_in(0, 1 << 20));
   app.add_option("--input-size", a->size, "fixed LR input size HxW, for runtimes that need static shapes (default: dynamic)");
   app.add_flag("--pixel-shuffle-as-conv", a->shuffle_as_conv,
                "write PixelShuffle as ConvTranspose instead of DepthToSpace (OpenCV dnn with dynamic sizes)");
@@ -35,7 +36,8 @@ Run add_export(CLI::App& app) {
       opt.height = h;
       opt.width = w;
     }
-    archs::NetPtr net = archs::load_net_checkpoint(a->checkpoint);
+    archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors"},
+                                         {"image_to_image", "generator", "autoencoder"}, "export");
     exporter::export_onnx_file(*net, a->output, opt);
     spdlog::info("wrote {} ({} x{}, opset {}; input 'input' float32 NCHW RGB in [0,1], {})", a->output, net->type(),
                  net->scale(), a->opset, opt.height > 0 ? "fixed size " + a->size : "dynamic batch/height/width");

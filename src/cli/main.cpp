@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "tessera/build_info.h"
+#include "tessera/core/config.h"
 #include "tessera/core/error.h"
 #include "tessera/core/runtime.h"
 
@@ -24,6 +25,17 @@ int main(int argc, char** argv) {
   add("sample", "Write samples, a grid or interpolations from a generator or VAE", tessera::cli::add_sample);
   add("export", "Export a checkpoint to ONNX", tessera::cli::add_export);
   add("info", "Print library versions, devices and CPU features", tessera::cli::add_info);
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (auto& [sub, run] : commands) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::string list, near = tessera::nearest(argv[1], names);
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      std::cerr << "tessera: unknown command '" << argv[1] << "'" << (near.empty() ? "" : "; did you mean '" + near + "'?")
+                << "\ncommands: " << list << " (tessera --help for more)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

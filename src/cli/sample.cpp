@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "args.h"
 #include "commands.h"
 #include "tessera/archs/checkpoint.h"
 #include "tessera/core/runtime.h"
@@ -20,19 +21,18 @@ Run add_sample(CLI::App& app) {
     uint64_t seed = 0;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("--checkpoint", a->checkpoint, "generator.safetensors (GAN) or model.safetensors (AE/VAE)")->required();
+  app.add_option("--checkpoint", a->checkpoint, "generator.safetensors (GAN) or model.safetensors (AE/VAE), or their checkpoint or run directory")->required();
   app.add_option("--output", a->output, "PNG file (grid, interpolate), folder (images) or .csv (2D samples)")->required();
   app.add_option("--mode", a->mode, "grid | images | interpolate")->check(CLI::IsMember({"grid", "images", "interpolate"}));
-  app.add_option("--n", a->n, "number of samples (interpolate: number of rows)")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--steps", a->steps, "images per interpolation row")->check(CLI::Range(2, 1000));
-  app.add_option("--nrow", a->nrow, "images per grid row (default: square)");
-  app.add_option("--class", a->class_id, "class of every sample (conditional generators; default: cycle over classes)");
+  app.add_option("--n", a->n, "number of samples (interpolate: number of rows)")->check(integer_in(1, 1 << 20));
+  app.add_option("--steps", a->steps, "images per interpolation row")->check(integer_in(2, 1000));
+  app.add_option("--nrow", a->nrow, "images per grid row (default: square)")->check(integer_in(1, 1 << 20));
+  app.add_option("--class", a->class_id, "class of every sample (conditional generators; default: cycle over classes)")->check(integer_in(0, 1 << 20));
   app.add_option("--seed", a->seed, "latent seed");
   app.add_option("--device", a->device, "auto, cpu or cuda");
   return [a] {
-    archs::NetPtr holder = archs::load_net_checkpoint(a->checkpoint);
+    archs::NetPtr holder = load_for_command(a->checkpoint, {"generator.safetensors", "model.safetensors"}, {"generator", "autoencoder"}, "sample");
     archs::GeneratorImpl* gen = archs::as_generator(*holder);
-    if (!gen) throw ConfigError("'" + a->checkpoint + "' holds a " + holder->type() + ", not a generator or autoencoder");
     torch::Device device = resolve_device(a->device);
     holder->to(device);
     if (a->class_id >= 0 && (gen->num_classes() == 0 || a->class_id >= gen->num_classes()))

@@ -1,6 +1,7 @@
 #include "tessera/core/config.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace tessera {
@@ -99,12 +100,36 @@ void Cfg::finish() const {
   }
 }
 
+namespace {
+
+// yaml-cpp keeps both entries of a repeated key and reads the first: refuse them instead.
+void check_duplicate_keys(const YAML::Node& n, const std::string& file, const std::string& path) {
+  if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) check_duplicate_keys(n[i], file, path + "[" + std::to_string(i) + "]");
+  } else if (n.IsMap()) {
+    std::map<std::string, int> first_line;
+    for (const auto& kv : n) {
+      const std::string k = kv.first.Scalar();
+      const std::string p = path.empty() ? k : path + "." + k;
+      const int line = kv.first.Mark().line + 1;
+      auto [it, inserted] = first_line.emplace(k, line);
+      if (!inserted)
+        throw ConfigError(file + ":" + std::to_string(line) + ": " + p + ": duplicate key (first given on line " +
+                          std::to_string(it->second) + ")");
+      check_duplicate_keys(kv.second, file, p);
+    }
+  }
+}
+
+}  // namespace
+
 YAML::Node load_yaml_file(const std::string& file) {
   std::ifstream in(file);
   if (!in) throw ConfigError("cannot open config file '" + file + "'");
   try {
     YAML::Node n = YAML::Load(in);
     if (!n.IsMap()) throw ConfigError(file + ": the top level of a config must be a mapping of keys");
+    check_duplicate_keys(n, file, "");
     return n;
   } catch (const YAML::ParserException& e) {
     throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
@@ -119,17 +144,23 @@ void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides
       throw ConfigError("override '" + ov + "' must have the form key.path=value");
     std::string path = ov.substr(0, eq), value = ov.substr(eq + 1);
     std::vector<std::string> parts;
-    std::stringstream ss(path);
-    for (std::string p; std::getline(ss, p, '.');) {
-      if (p.empty()) throw ConfigError("override '" + ov + "': empty key in path '" + path + "'");
-      parts.push_back(p);
+    for (size_t start = 0;;) {
+      const size_t dot = path.find('.', start);
+      parts.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (parts.back().empty()) throw ConfigError("override '" + ov + "': empty key in path '" + path + "'");
+      if (dot == std::string::npos) break;
+      start = dot + 1;
     }
+    if (value.find_first_not_of(" \t") == std::string::npos)
+      throw ConfigError("override '" + ov + "': no value after '='; write " + path + "=null to unset the key, or " + path +
+                        "=\"\" for an empty string");
     YAML::Node parsed;
     try {
       parsed = YAML::Load(value);
     } catch (const YAML::Exception& e) {
       throw ConfigError("override '" + ov + "': cannot parse value '" + value + "': " + e.msg);
     }
+    check_duplicate_keys(parsed, "override '" + ov + "'", path);
     // Walk with node identity (operator[] on a non-const node creates missing maps).
     std::vector<YAML::Node> chain{root};
     for (size_t i = 0; i + 1 < parts.size(); ++i) {

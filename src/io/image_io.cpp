@@ -36,7 +36,9 @@ std::vector<std::string> list_images(const std::string& dir) {
 
 Image read_image(const std::string& path) {
   if (!fs::exists(path)) throw Error("image '" + path + "' does not exist");
+  if (fs::is_directory(path)) throw Error("image '" + path + "' is a folder, not an image file");
   std::string bytes = read_file(path);
+  if (bytes.empty()) throw Error("image '" + path + "' is an empty file (0 bytes)");
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
   cv::Mat m;
   try {
@@ -58,6 +60,12 @@ Image read_image(const std::string& path) {
   Image img;
   img.bit_depth = depth == CV_16U ? 16 : 8;
   const double maxv = depth == CV_16U ? 65535.0 : 255.0;
+  if (m.channels() == 4) {
+    cv::Mat a, af;
+    cv::extractChannel(m, a, 3);
+    a.convertTo(af, CV_32F, 1.0 / maxv);
+    img.alpha = torch::from_blob(af.data, {1, af.rows, af.cols}, torch::kFloat32).clone();
+  }
   cv::Mat f;
   rgb.convertTo(f, CV_32FC3, 1.0 / maxv);
   img.rgb = torch::from_blob(f.data, {f.rows, f.cols, 3}, torch::kFloat32).permute({2, 0, 1}).contiguous().clone();
@@ -82,11 +90,27 @@ static cv::Mat to_mat(const torch::Tensor& rgb, int bit_depth) {
   return bgr;
 }
 
-void write_image(const std::string& path, const torch::Tensor& rgb, int bit_depth) {
+bool supports_alpha(const std::string& path) {
+  const std::string e = lower_ext(path);
+  return e == ".png" || e == ".tif" || e == ".tiff" || e == ".webp";
+}
+
+void write_image(const std::string& path, const torch::Tensor& rgb, int bit_depth, const torch::Tensor& alpha) {
   std::string ext = lower_ext(path);
   if (!is_image_file(path)) throw ConfigError("cannot write image '" + path + "': unknown extension '" + ext + "'");
   if (bit_depth == 16 && ext != ".png" && ext != ".tif" && ext != ".tiff") bit_depth = 8;
   cv::Mat bgr = to_mat(rgb, bit_depth);
+  if (alpha.defined() && supports_alpha(path)) {
+    TORCH_CHECK(alpha.dim() == 3 && alpha.size(0) == 1 && alpha.size(1) == rgb.size(1) && alpha.size(2) == rgb.size(2),
+                "alpha must be [1,H,W] matching the image, got ", alpha.sizes());
+    cv::Mat a3 = to_mat(alpha.expand({3, -1, -1}), bit_depth), a, bgra;
+    cv::extractChannel(a3, a, 0);
+    std::vector<cv::Mat> planes;
+    cv::split(bgr, planes);
+    planes.push_back(a);
+    cv::merge(planes, bgra);
+    bgr = bgra;
+  }
   std::vector<uchar> buf;
   if (!cv::imencode(ext, bgr, buf)) throw Error("cannot encode image '" + path + "'");
   write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));

@@ -30,7 +30,7 @@ torch::Tensor gradient_penalty(archs::CriticImpl& critic, const torch::Tensor& r
 }
 
 FeatureNet::FeatureNet(const std::string& checkpoint, torch::Device device) : device_(device) {
-  holder_ = archs::load_net_checkpoint(checkpoint);
+  holder_ = archs::load_net_checkpoint(checkpoint, {"classifier"}, "");
   net_ = std::dynamic_pointer_cast<archs::ClassifierImpl>(holder_);
   inception_ = std::dynamic_pointer_cast<archs::InceptionV3Impl>(holder_);
   if (!net_ && !inception_)

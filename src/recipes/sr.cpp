@@ -52,7 +52,7 @@ namespace {
 
 class SrRecipe : public Recipe {
  public:
-  SrRecipe(Cfg& root, torch::Device device, int64_t total_steps) : device_(device) {
+  SrRecipe(Cfg& root, torch::Device device, int64_t total_steps) : device_(device), file_(root.file()) {
     Cfg net_cfg = root.child("network");
     net_ = archs::build_arch(net_cfg);
     net_->to(device_);
@@ -72,7 +72,7 @@ class SrRecipe : public Recipe {
     metric_names_ = vc.get<std::vector<std::string>>("metrics", {"psnr", "ssim"});
     if (metric_names_.empty()) vc.fail("metrics", "needs at least one metric");
     for (size_t i = 0; i < metric_names_.size(); ++i) metrics::build_metric(metric_names_[i], vc.where("metrics") + "[" + std::to_string(i) + "]");
-    tile_.tile = vc.get<int64_t>("tile", 0, 0, 1 << 20);
+    tile_ = archs::checked_tiles(*net_, vc.get<int64_t>("tile", 0, 0, 1 << 20), -1, vc.where("tile"));
     vc.finish();
     rc.finish();
     resolved_["network"] = net_->options_yaml();
@@ -124,6 +124,17 @@ class SrRecipe : public Recipe {
     r.images = ev.samples;
     return r;
   }
+  void check_data(const data::Dataset& train, const data::Dataset* val) const override {
+    for (auto [split, ds] : {std::pair{"train", &train}, std::pair{"val", val}}) {
+      if (!ds) continue;
+      auto* sr = dynamic_cast<const data::SrFolderDataset*>(ds);
+      if (!sr) throw ConfigError(file_ + ": data." + split + ": the sr recipe trains and validates on sr_folder datasets");
+      if (sr->scale() != net_->scale())
+        throw ConfigError(file_ + ": data." + split + ".scale is " + std::to_string(sr->scale()) + " but network.scale is " +
+                          std::to_string(net_->scale()) + ": they must be equal");
+    }
+  }
+
   // The first configured metric (PSNR by default) picks the best checkpoint.
   std::string best_metric() const override { return metric_names_.front() + (quality_.y_channel ? "_y" : "_rgb"); }
 
@@ -167,6 +178,7 @@ class SrRecipe : public Recipe {
 
  private:
   torch::Device device_;
+  std::string file_;
   archs::NetPtr net_, net_ema_;
   losses::LossFn loss_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <sstream>
 
 #include "tessera/build_info.h"
@@ -15,6 +16,7 @@
 #include "tessera/io/event_log.h"
 #include "tessera/io/files.h"
 #include "tessera/io/image_io.h"
+#include "tessera/recipes/run_dir.h"
 
 namespace tessera::recipes {
 
@@ -57,41 +59,60 @@ std::string format_duration(double s) {
 
 struct TrainerState {
   int64_t step = 0;
-  double best = std::numeric_limits<double>::quiet_NaN();
+  BestRecord best;
 };
 
-void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState& st, bool is_best) {
+// Writes checkpoints/step_N atomically (tmp dir, fsync, rename). On any failure the tmp dir is
+// removed and the error names the checkpoint; earlier checkpoints are never touched.
+void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState& st) {
   const fs::path ckdir = run_dir / "checkpoints";
-  fs::create_directories(ckdir);
   const fs::path final_dir = ckdir / step_dir_name(st.step);
   const fs::path tmp = fs::path(final_dir.string() + ".tmp");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  for (auto& [name, file] : recipe.weight_files()) io::save_safetensors((tmp / name).string(), file);
-  torch::serialize::OutputArchive ar, rar;
-  recipe.save_state(rar);
-  ar.write("recipe", rar);
-  ar.write("step", torch::tensor(st.step, torch::kInt64), true);
-  ar.write("best", torch::tensor(st.best, torch::kFloat64), true);
-  ar.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
-  std::ostringstream os;
-  ar.save_to(os);
-  io::write_file_atomic(tmp / "state.pt", os.str());
-  io::fsync_dir(tmp);
-  if (fs::exists(final_dir)) fs::remove_all(final_dir);
-  fs::rename(tmp, final_dir);
-  io::fsync_dir(ckdir);
-  if (is_best) {
-    // Replace best/ by a copy of this checkpoint without a window where neither exists.
-    const fs::path best = ckdir / "best", best_tmp = ckdir / "best.tmp", best_old = ckdir / "best.old";
+  try {
+    fs::create_directories(ckdir);
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    for (auto& [name, file] : recipe.weight_files()) io::save_safetensors((tmp / name).string(), file);
+    torch::serialize::OutputArchive ar, rar;
+    recipe.save_state(rar);
+    ar.write("recipe", rar);
+    ar.write("step", torch::tensor(st.step, torch::kInt64), true);
+    ar.write("best", torch::tensor(st.best.value, torch::kFloat64), true);
+    ar.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
+    std::ostringstream os;
+    ar.save_to(os);
+    io::write_file_atomic(tmp / "state.pt", os.str());
+    io::fsync_dir(tmp);
+    if (fs::exists(final_dir)) fs::remove_all(final_dir);
+    fs::rename(tmp, final_dir);
+    io::fsync_dir(ckdir);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw Error("cannot save checkpoint '" + final_dir.string() + "' (the earlier checkpoints are intact): " + e.what());
+  }
+}
+
+// Replaces best/ by a copy of checkpoint step_N (with best.yaml) without a window where neither exists.
+void save_best(const fs::path& run_dir, const TrainerState& st) {
+  const fs::path ckdir = run_dir / "checkpoints";
+  const fs::path src = ckdir / step_dir_name(st.step);
+  const fs::path best = ckdir / "best", best_tmp = ckdir / "best.tmp", best_old = ckdir / "best.old";
+  try {
     fs::remove_all(best_tmp);
-    fs::copy(final_dir, best_tmp, fs::copy_options::recursive);
+    fs::copy(src, best_tmp, fs::copy_options::recursive);
+    io::write_file_atomic(best_tmp / "best.yaml", best_yaml(st.best));
     io::fsync_dir(best_tmp);
     fs::remove_all(best_old);
     if (fs::exists(best)) fs::rename(best, best_old);
     fs::rename(best_tmp, best);
     fs::remove_all(best_old);
     io::fsync_dir(ckdir);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove_all(best_tmp, ec);
+    if (!fs::exists(best, ec) && fs::exists(best_old, ec)) fs::rename(best_old, best, ec);
+    throw Error("cannot copy checkpoint '" + src.string() + "' to '" + best.string() + "' (best/ is unchanged): " + e.what());
   }
 }
 
@@ -99,7 +120,15 @@ void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState
 TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe) {
   for (auto& [name, expected] : recipe.weight_files()) {
     (void)expected;
-    io::load_safetensors((dir / name).string());  // validates the weights file
+    const fs::path f = dir / name;
+    if (!fs::exists(f)) {
+      std::string held;
+      for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".safetensors") held += (held.empty() ? "" : ", ") + e.path().filename().string();
+      throw Error("'" + dir.string() + "' has no " + name + " (it holds " + (held.empty() ? "no weights" : held) +
+                  "): it was written by another recipe or is incomplete");
+    }
+    io::load_safetensors(f.string());  // validates the weights file
   }
   const fs::path state = dir / "state.pt";
   if (!fs::exists(state)) throw Error("'" + state.string() + "' is missing");
@@ -109,12 +138,10 @@ TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe) {
     ar.load_from(state.string());
     ar.read("recipe", rar);
     recipe.load_state(rar);
-    torch::Tensor step, best, rng;
+    torch::Tensor step, rng;
     ar.read("step", step, true);
-    ar.read("best", best, true);
     ar.read("rng_cpu", rng, true);
     st.step = step.item<int64_t>();
-    st.best = best.item<double>();
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     gen.set_state(rng);
   } catch (const c10::Error& e) {
@@ -123,12 +150,50 @@ TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe) {
   return st;
 }
 
+std::string now_utc() {
+  char buf[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::vector<std::string> string_list(const YAML::Node& n) {
+  std::vector<std::string> out;
+  if (n && n.IsSequence())
+    for (const auto& x : n) out.push_back(x.as<std::string>());
+  return out;
+}
+
+bool same_path(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+// Removes a run directory this session created, if nothing but its lock file ended up in it.
+struct CreatedDir {
+  fs::path dir;
+  bool keep = false;
+  ~CreatedDir() {
+    if (dir.empty() || keep) return;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().filename() != ".lock") return;
+    fs::remove_all(dir, ec);
+  }
+};
+
 }  // namespace
+
+std::string TrainerOptions::run_name(Cfg& root) {
+  const std::string name = root.req<std::string>("name");
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    root.fail("name", "must be a non-empty name without '/'");
+  return name;
+}
 
 TrainerOptions TrainerOptions::from_yaml(Cfg& root) {
   TrainerOptions o;
-  o.name = root.req<std::string>("name");
-  if (o.name.empty() || o.name.find('/') != std::string::npos) root.fail("name", "must be a non-empty name without '/'");
+  o.name = run_name(root);
   o.seed = root.get<uint64_t>("seed", 0);
   o.device = root.get<std::string>("device", "auto");
   o.threads = root.get<int>("threads", 0, 0, 1024);
@@ -158,8 +223,64 @@ std::vector<fs::path> list_checkpoints(const fs::path& run_dir) {
 }
 
 int train(const TrainArgs& args) {
-  YAML::Node root_node = load_yaml_file(args.config_file);
-  apply_overrides(root_node, args.overrides);
+  const YAML::Node file_node = load_yaml_file(args.config_file);
+  const bool resuming = !args.resume.empty();
+
+  // Which run this session continues (source) and where it writes (run_dir): the same directory,
+  // or a new one when a checkpoint of another run is continued in --run-dir (a branch).
+  fs::path run_dir = args.run_dir, source_run, resume_ckpt;
+  if (resuming && args.resume != "auto") {
+    const fs::path r(args.resume);
+    if (fs::exists(r / "state.pt")) {
+      resume_ckpt = r;
+      source_run = r.parent_path().parent_path();
+    } else if (fs::is_directory(r / "checkpoints")) {
+      source_run = r;
+    } else {
+      throw ConfigError("--resume '" + args.resume + "' is neither a checkpoint directory (with state.pt) nor a run directory");
+    }
+  }
+  if (run_dir.empty()) {
+    if (!source_run.empty()) {
+      run_dir = source_run;
+    } else {
+      YAML::Node named = yaml_clone(file_node);
+      apply_overrides(named, args.overrides);
+      Cfg c(named, "", args.config_file);
+      run_dir = fs::path("runs") / TrainerOptions::run_name(c);
+    }
+  }
+  if (source_run.empty()) source_run = run_dir;
+  const bool branch = !same_path(source_run, run_dir) && fs::exists(source_run);
+
+  CreatedDir created{fs::exists(run_dir) ? fs::path() : run_dir};
+  fs::create_directories(run_dir);
+  RunLock lock(run_dir);
+
+  std::vector<fs::path> candidates;
+  if (!resume_ckpt.empty()) candidates = {resume_ckpt};
+  else if (resuming) candidates = list_checkpoints(source_run);
+  if (resuming && args.resume != "auto" && candidates.empty()) throw ConfigError("--resume '" + args.resume + "': no checkpoints found");
+  const auto existing = list_checkpoints(run_dir);
+  if ((!resuming || branch) && !existing.empty())
+    throw ConfigError("run directory '" + run_dir.string() + "' already holds checkpoints; pass --resume auto to continue "
+                      "that run, or --run-dir (or another name) to start a new one");
+  if (!resume_ckpt.empty() && !branch && !existing.empty() && !same_path(existing.front(), resume_ckpt))
+    throw ConfigError("checkpoint '" + resume_ckpt.string() + "' is not the newest of run '" + run_dir.string() + "' (" +
+                      existing.front().filename().string() + " is): continuing in place would replace the newer checkpoints and "
+                      "best/. Branch into a new run with --run-dir NEW_DIR (this run stays as it is), or continue from the "
+                      "newest with --resume auto");
+
+  // The run's own config: its overrides carry over to this session, and its keys are compared.
+  YAML::Node run_cfg;
+  const fs::path run_cfg_path = source_run / "config.yaml";
+  const bool have_run_cfg = !candidates.empty() && fs::exists(run_cfg_path);
+  if (have_run_cfg) run_cfg = load_yaml_file(run_cfg_path.string());
+  const std::vector<std::string> overrides =
+      have_run_cfg ? merge_overrides(string_list(run_cfg["_meta"]["overrides"]), args.overrides) : args.overrides;
+
+  YAML::Node root_node = yaml_clone(file_node);
+  apply_overrides(root_node, overrides);
   const YAML::Node input = yaml_clone(root_node);
   Cfg root(root_node, "", args.config_file);
   root.allow("_meta");
@@ -179,76 +300,108 @@ int train(const TrainArgs& args) {
   dc.allow("val");
   dc.finish();
   RecipePtr recipe = build_recipe(root, device, to.total_steps);
+  recipe->check_data(*train_ds, val_ds.get());
   root.finish();
-
-  // Run directory and resume point.
-  fs::path run_dir = args.run_dir.empty() ? fs::path("runs") / to.name : fs::path(args.run_dir);
-  std::vector<fs::path> candidates;
-  bool explicit_ckpt = false;
-  if (args.resume == "auto") {
-    candidates = list_checkpoints(run_dir);
-  } else if (!args.resume.empty()) {
-    fs::path r(args.resume);
-    if (fs::exists(r / "state.pt")) {
-      candidates = {r};
-      explicit_ckpt = true;
-      if (args.run_dir.empty()) run_dir = r.parent_path().parent_path();
-    } else if (fs::is_directory(r / "checkpoints")) {
-      candidates = list_checkpoints(r);
-      if (args.run_dir.empty()) run_dir = r;
-    } else {
-      throw ConfigError("--resume '" + args.resume + "' is neither a checkpoint directory (with state.pt) nor a run directory");
-    }
-    if (candidates.empty()) throw ConfigError("--resume '" + args.resume + "': no checkpoints found");
-  } else if (!list_checkpoints(run_dir).empty()) {
-    throw ConfigError("run directory '" + run_dir.string() + "' already holds checkpoints; pass --resume auto to continue "
-                      "that run, or --run-dir (or another name) to start a new one");
-  }
-  fs::create_directories(run_dir / "samples");
-  setup_logging((run_dir / "train.log").string());
-
-  TrainerState st;
-  bool resumed = false;
-  for (const auto& c : candidates) {
-    try {
-      st = load_checkpoint(c, *recipe);
-      spdlog::info("resumed from {} (step {})", c.string(), st.step);
-      resumed = true;
-      break;
-    } catch (const Error& e) {
-      if (explicit_ckpt) throw;
-      spdlog::warn("skipping unusable checkpoint: {}", e.what());
-    }
-  }
-  if (!candidates.empty() && !resumed) throw Error("no usable checkpoint in '" + run_dir.string() + "'");
 
   // The resolved config: the input with the arch/recipe defaults filled in and provenance.
   YAML::Node resolved = yaml_clone(input);
   YAML::Node rc = recipe->resolved_config();
   for (const auto& kv : rc) resolved[kv.first.as<std::string>()] = kv.second;
+
+  // A resumed run keeps what its checkpoints hold: architecture, data shapes, recipe and validation
+  // changes are refused, each named; schedule, cadence and logging changes are applied and logged.
+  std::vector<ConfigChange> changes;
+  if (have_run_cfg) {
+    changes = config_changes(run_cfg, resolved);
+    std::string refused;
+    for (const auto& c : changes)
+      if (!c.safe) refused += "\n  " + c.key + ": " + c.before + " -> " + c.after;
+    if (!refused.empty())
+      throw ConfigError("cannot resume run '" + source_run.string() + "' with these changes to its config (" + run_cfg_path.string() +
+                        "):" + refused + "\nthe run's checkpoints hold what these keys describe; start a new run (another "
+                        "--run-dir or name) to change them");
+  }
+
+  setup_logging((run_dir / "train.log").string());
+  for (const auto& c : changes) spdlog::info("config change on resume: {}: {} -> {}", c.key, c.before, c.after);
+  if (resuming && candidates.empty()) spdlog::info("--resume auto: '{}' has no checkpoint yet, so this starts a new run", run_dir.string());
+
+  TrainerState st;
+  bool resumed = false;
+  fs::path resumed_from;
+  for (const auto& c : candidates) {
+    try {
+      st = load_checkpoint(c, *recipe);
+      spdlog::info("resumed from {} (step {}){}", c.string(), st.step, branch ? ", branching into " + run_dir.string() : "");
+      resumed = true;
+      resumed_from = c;
+      break;
+    } catch (const Error& e) {
+      if (!resume_ckpt.empty()) throw;
+      spdlog::warn("skipping unusable checkpoint: {}", e.what());
+      if (!branch) {
+        // Kept for inspection, out of the way of the checkpoints this run writes next.
+        std::error_code ec;
+        const fs::path aside = c.string() + ".unusable";
+        fs::remove_all(aside, ec);
+        fs::rename(c, aside, ec);
+        if (!ec) spdlog::warn("moved it to {}", aside.string());
+      }
+    }
+  }
+  if (!candidates.empty() && !resumed) throw Error("no usable checkpoint in '" + source_run.string() + "'");
+  // The best score is that of best/ in this run directory (a branch starts without one).
+  st.best = read_best(run_dir);
+  if (!st.best.metric.empty() && st.best.metric != recipe->best_metric()) st.best = BestRecord{};
+
+  std::vector<std::string> cmd = {"tessera", "train", args.config_file};
+  cmd.insert(cmd.end(), {"--run-dir", run_dir.string()});
+  cmd.insert(cmd.end(), overrides.begin(), overrides.end());
+  const std::string resume_hint = shell_command(cmd) + " --resume auto";
+
+  YAML::Node history = have_run_cfg && run_cfg["_meta"]["history"] ? yaml_clone(run_cfg["_meta"]["history"]) : YAML::Node(YAML::NodeType::Sequence);
+  YAML::Node entry;
+  entry["started"] = now_utc();
+  std::vector<std::string> line = {"tessera", "train", args.config_file};
+  line.insert(line.end(), args.overrides.begin(), args.overrides.end());
+  if (resuming) line.insert(line.end(), {"--resume", args.resume});
+  if (!args.run_dir.empty()) line.insert(line.end(), {"--run-dir", args.run_dir});
+  entry["command"] = shell_command(line);
+  if (resumed) {
+    entry["resumed_from"] = resumed_from.string();
+    entry["step"] = st.step;
+  }
+  for (const auto& c : changes) entry["changes"].push_back(c.key + ": " + c.before + " -> " + c.after);
+  history.push_back(entry);
+  resolved["_meta"] = YAML::Node(YAML::NodeType::Map);
   resolved["_meta"]["git_sha"] = TESSERA_GIT_SHA;
   resolved["_meta"]["tessera"] = TESSERA_VERSION;
   resolved["_meta"]["libtorch"] = TESSERA_TORCH_VERSION;
   resolved["_meta"]["opencv"] = TESSERA_OPENCV_VERSION;
   resolved["_meta"]["device"] = device.str();
   resolved["_meta"]["threads"] = torch::get_num_threads();
+  resolved["_meta"]["overrides"] = YAML::Node(YAML::NodeType::Sequence);
+  for (const auto& o : overrides) resolved["_meta"]["overrides"].push_back(o);
+  resolved["_meta"]["history"] = history;
+  fs::create_directories(run_dir / "samples");
   io::write_file_atomic(run_dir / "config.yaml", yaml_dump(resolved));
+  created.keep = true;
 
   spdlog::info("run {}: {}", run_dir.string(), recipe->summary());
   spdlog::info("train data: {}", train_ds->describe());
   if (val_ds) spdlog::info("val data: {}", val_ds->describe());
   spdlog::info("device {}, {} threads, {} steps", device.str(), torch::get_num_threads(), to.total_steps);
 
-  if (resumed) {
-    // Rows logged after the checkpoint (by the run that was killed) are replayed by this one: drop
-    // them so metrics.jsonl holds one row per step.
+  if (!branch) {
+    // Rows logged after the checkpoint (by the run that was killed, or by one that never saved) are
+    // replayed by this one: drop them so metrics.jsonl holds one row per step.
     const fs::path mpath = run_dir / "metrics.jsonl";
     if (fs::exists(mpath)) {
       std::istringstream in(io::read_file(mpath));
       std::string kept;
-      for (std::string line; std::getline(in, line);) {
-        const auto p = line.find("\"step\": ");
-        if (p == std::string::npos || std::stoll(line.substr(p + 8)) <= st.step) kept += line + "\n";
+      for (std::string l; std::getline(in, l);) {
+        const auto p = l.find("\"step\": ");
+        if (p == std::string::npos || std::stoll(l.substr(p + 8)) <= st.step) kept += l + "\n";
       }
       io::write_file_atomic(mpath, kept);
     }
@@ -265,17 +418,17 @@ int train(const TrainArgs& args) {
   // Per-key sums and counts: a recipe may report a value only on some steps (a GAN's g_loss).
   std::map<std::string, std::pair<double, int64_t>> acc;
   int64_t acc_n = 0;
-  int64_t last_saved = resumed ? st.step : -1;
+  int64_t last_saved = resumed && !branch ? st.step : -1;
 
   auto run_validation = [&]() -> bool {
     ValResult vr = recipe->validate(val_ds.get(), st.step);
     if (vr.metrics.empty() && vr.images.empty()) return false;
-    std::string line;
+    std::string vline;
     std::map<std::string, double> logged;
     for (const auto& [k, v] : vr.metrics) {
       tb.add_scalar("val/" + k, v, st.step);
       logged["val/" + k] = v;
-      line += fmt::format(" {} {:.4f}", k, v);
+      vline += fmt::format(" {} {:.4f}", k, v);
     }
     if (!logged.empty()) jsonl.write(st.step, logged);
     for (const auto& [name, img] : vr.images) {
@@ -283,20 +436,21 @@ int train(const TrainArgs& args) {
       io::write_image((run_dir / "samples" / (step_dir_name(st.step) + "_" + name + ".png")).string(), img);
     }
     tb.flush();
-    spdlog::info("validation at step {}:{}", st.step, line);
+    spdlog::info("validation at step {}:{}", st.step, vline);
     const std::string bm = recipe->best_metric();
     if (bm.empty() || !vr.metrics.count(bm)) return false;
     const double v = vr.metrics.at(bm);
-    const bool better = std::isnan(st.best) || (recipe->higher_is_better() ? v > st.best : v < st.best);
-    if (better) st.best = v;
+    if (!std::isfinite(v)) return false;
+    const bool better = std::isnan(st.best.value) || (recipe->higher_is_better() ? v > st.best.value : v < st.best.value);
+    if (better) st.best = {bm, v, st.step};
     return better;
   };
-  auto checkpoint = [&](bool is_best) {
-    save_checkpoint(run_dir, *recipe, st, is_best);
+  auto checkpoint = [&]() {
+    save_checkpoint(run_dir, *recipe, st);
     last_saved = st.step;
     auto all = list_checkpoints(run_dir);
     for (size_t i = static_cast<size_t>(to.keep_last); i < all.size(); ++i) fs::remove_all(all[i]);
-    spdlog::info("saved checkpoint {}{}", (run_dir / "checkpoints" / step_dir_name(st.step)).string(), is_best ? " (best)" : "");
+    spdlog::info("saved checkpoint {}", (run_dir / "checkpoints" / step_dir_name(st.step)).string());
   };
 
   while (st.step < to.total_steps) {
@@ -319,12 +473,12 @@ int train(const TrainArgs& args) {
     }
     if (st.step % to.log_every == 0 || st.step == to.total_steps) {
       std::map<std::string, double> logged;
-      std::string line;
+      std::string lline;
       for (auto& [k, sum_n] : acc) {
         const double mean = sum_n.first / static_cast<double>(sum_n.second);
         logged["train/" + k] = mean;
         tb.add_scalar("train/" + k, mean, st.step);
-        line += fmt::format(" {} {:.6g}", k, mean);
+        lline += fmt::format(" {} {:.6g}", k, mean);
       }
       const double interval = std::chrono::duration<double>(now - t_log).count();
       logged["train/it_per_s"] = acc_n / std::max(interval, 1e-9);
@@ -332,22 +486,37 @@ int train(const TrainArgs& args) {
       jsonl.write(st.step, logged);
       tb.flush();
       if (tty) std::fprintf(stderr, "\r\033[K");
-      spdlog::info("step {}/{}{} | {:.2f} it/s | ETA {}", st.step, to.total_steps, line, logged["train/it_per_s"],
+      spdlog::info("step {}/{}{} | {:.2f} it/s | ETA {}", st.step, to.total_steps, lline, logged["train/it_per_s"],
                    format_duration((to.total_steps - st.step) / rate));
       acc.clear();
       acc_n = 0;
       t_log = now;
     }
     const bool last = st.step == to.total_steps;
-    bool is_best = false;
-    if ((to.val_every > 0 && st.step % to.val_every == 0) || last) is_best = run_validation();
-    if ((to.save_every > 0 && st.step % to.save_every == 0) || last || is_best) checkpoint(is_best);
+    // The step's checkpoint is written before it is validated: a failing validation loses nothing.
+    if ((to.save_every > 0 && st.step % to.save_every == 0) || last) checkpoint();
+    if ((to.val_every > 0 && st.step % to.val_every == 0) || last) {
+      bool is_best = false;
+      try {
+        is_best = run_validation();
+      } catch (...) {
+        if (last_saved != st.step) checkpoint();
+        spdlog::error("validation at step {} failed; the step is saved, continue with: {}", st.step, resume_hint);
+        throw;
+      }
+      if (is_best) {
+        if (last_saved != st.step) checkpoint();
+        save_best(run_dir, st);
+        spdlog::info("new best {} {:.4f} at step {}: copied to {}", st.best.metric, st.best.value, st.step,
+                     (run_dir / "checkpoints" / "best").string());
+      }
+    }
     const int sig = g_signal.load();
     if (sig != 0 || (args.stop_after >= 0 && st.step >= args.stop_after)) {
       if (tty) std::fprintf(stderr, "\r\033[K");
-      if (last_saved != st.step) checkpoint(false);
-      spdlog::info("{} at step {}; continue with: tessera train {} --resume auto", sig ? (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") : "stopped",
-                   st.step, args.config_file);
+      if (last_saved != st.step) checkpoint();
+      spdlog::info("{} at step {}; continue with: {}", sig ? (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") : "stopped",
+                   st.step, resume_hint);
       return 0;
     }
   }

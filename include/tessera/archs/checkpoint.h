@@ -12,7 +12,11 @@ namespace tessera::archs {
 io::TensorFile net_weights(NetImpl& net, const std::map<std::string, std::string>& extra_meta = {});
 // Copies weights into `net`; missing, unexpected or mis-shaped tensors are an Error naming `source`.
 void load_net_weights(torch::nn::Module& net, const io::TensorFile& file, const std::string& source);
-// Rebuilds the network stored in a weights file (eval mode, on the CPU).
-NetPtr load_net_checkpoint(const std::string& path);
+// Rebuilds the network stored in a weights file (eval mode, on the CPU). With `tasks`, the file's
+// task (its tessera.task metadata, checked before anything is built) must be one of them, or a
+// ConfigError says what the file holds and what `command` needs. Non-finite weights are refused.
+NetPtr load_net_checkpoint(const std::string& path, const std::vector<std::string>& tasks = {}, const std::string& command = "");
+// "an image-to-image network (upscaler)", "a GAN critic", ... for messages.
+std::string describe_task(const std::string& task);
 
 }  // namespace tessera::archs

@@ -15,6 +15,7 @@ class GeneratorImpl : public NetImpl {
   virtual std::vector<int64_t> sample_shape() const = 0;  // without batch: [C,H,W] or [2]
   // True when images come out in [-1, 1] (tanh), false for [0, 1] (sigmoid) or unbounded points.
   virtual bool signed_output() const { return false; }
+  std::string task() const override { return "generator"; }
   torch::Tensor forward(torch::Tensor z) override { return generate(z); }
 };
 using GeneratorPtr = std::shared_ptr<GeneratorImpl>;
@@ -24,6 +25,7 @@ class CriticImpl : public NetImpl {
  public:
   virtual int64_t num_classes() const { return 0; }
   virtual torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) = 0;  // [B]
+  std::string task() const override { return "critic"; }
   torch::Tensor forward(torch::Tensor x) override { return score(x); }
 };
 using CriticPtr = std::shared_ptr<CriticImpl>;
@@ -140,6 +142,7 @@ class AutoencoderImpl : public NetImpl {
   std::string type() const override { return variational_ ? "conv_vae" : "conv_autoencoder"; }
   YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
   int64_t in_channels() const override { return opt.channels; }
+  std::string task() const override { return "autoencoder"; }
   bool variational() const { return variational_; }
 
   AutoencoderOptions opt;
@@ -164,6 +167,7 @@ class ClassifierImpl : public NetImpl {
   torch::Tensor features(const torch::Tensor& x);  // [B, feature_dim]
   torch::Tensor forward(torch::Tensor x) override;  // logits [B, num_classes]
   std::string type() const override { return "classifier"; }
+  std::string task() const override { return "classifier"; }
   YAML::Node options_yaml() const override { return opt.to_yaml(); }
   int64_t in_channels() const override { return opt.channels; }
   ClassifierOptions opt;

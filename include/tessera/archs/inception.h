@@ -28,6 +28,7 @@ class InceptionV3Impl : public NetImpl {
   torch::Tensor features(const torch::Tensor& x);  // [B, 2048] average-pooled Mixed_7c
   torch::Tensor forward(torch::Tensor x) override { return fc(features(x)); }
   std::string type() const override { return "inception_v3"; }
+  std::string task() const override { return "classifier"; }
   YAML::Node options_yaml() const override { return opt.to_yaml(); }
   InceptionOptions opt;
   torch::nn::Linear fc{nullptr};

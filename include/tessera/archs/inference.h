@@ -1,5 +1,8 @@
 // Running an image network on whole images, optionally in overlapping tiles (memory bounded).
 #pragma once
+#include <functional>
+#include <string>
+
 #include "tessera/archs/net.h"
 
 namespace tessera::archs {
@@ -7,7 +10,17 @@ namespace tessera::archs {
 struct TileOptions {
   int64_t tile = 0;      // LR tile side; 0 = whole image at once
   int64_t overlap = 16;  // LR context added on each side of a tile and cropped from its output
+  std::function<void(int64_t done, int64_t total)> progress;  // called after each tile
 };
+
+// Tiles no smaller than this: below it the overlap costs more than the tile saves.
+constexpr int64_t kMinTile = 16;
+// Tile options checked against the network: tile 0 or >= kMinTile, overlap >= 0 (-1: the network's
+// receptive radius, so tiles match whole-image inference), no tiling for networks whose outputs
+// depend on the whole image. `tile_key`/`overlap_key` name the option in errors; a smaller overlap
+// than the receptive radius is allowed with a warning.
+TileOptions checked_tiles(const NetImpl& net, int64_t tile, int64_t overlap, const std::string& tile_key = "--tile",
+                          const std::string& overlap_key = "--overlap");
 
 // lq: float [C,H,W] or [1,C,H,W] in [0,1]. Returns [C, H*s, W*s] (not clamped), no grad.
 torch::Tensor run_image(NetImpl& net, const torch::Tensor& lq, const TileOptions& opt = {},

@@ -19,6 +19,13 @@ class NetImpl : public torch::nn::Module {
   // The options that rebuild this network, `type:` included (stored in checkpoint metadata).
   virtual YAML::Node options_yaml() const = 0;
   virtual int64_t scale() const { return 1; }
+  // What the network does, which decides the commands that can run it: "image_to_image" (upscalers),
+  // "generator", "autoencoder", "critic" or "classifier". Stored as tessera.task in checkpoints.
+  virtual std::string task() const { return "image_to_image"; }
+  // Input pixels on each side that reach one output pixel (at the input's resolution); -1 when an
+  // output pixel depends on the whole image (normalisation over the image). Tiling needs an overlap
+  // of at least this much to match whole-image inference.
+  virtual int64_t receptive_radius() const { return -1; }
   virtual int64_t in_channels() const { return 3; }
 };
 using NetPtr = std::shared_ptr<NetImpl>;

@@ -19,6 +19,7 @@ class EspcnImpl : public NetImpl {
   explicit EspcnImpl(EspcnOptions o);
   torch::Tensor forward(torch::Tensor x) override;
   std::string type() const override { return "espcn"; }
+  int64_t receptive_radius() const override { return 4  /* 5x5, 3x3, 3x3 at LR */; }
   YAML::Node options_yaml() const override { return opt.to_yaml(); }
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }
@@ -52,6 +53,7 @@ class EdsrImpl : public NetImpl {
   explicit EdsrImpl(EdsrOptions o);
   torch::Tensor forward(torch::Tensor x) override;
   std::string type() const override { return "edsr"; }
+  int64_t receptive_radius() const override { return 4 + 2 * opt.num_block  /* 3x3 convs at LR, upsampler and conv_last rounded up */; }
   YAML::Node options_yaml() const override { return opt.to_yaml(); }
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }
@@ -86,6 +88,7 @@ class WdsrImpl : public NetImpl {
   explicit WdsrImpl(WdsrOptions o);
   torch::Tensor forward(torch::Tensor x) override;
   std::string type() const override { return "wdsr"; }
+  int64_t receptive_radius() const override { return 2 + opt.num_block * (opt.variant == "a" ? 2 : 1)  /* head, blocks, tail; the 5x5 skip is within */; }
   YAML::Node options_yaml() const override { return opt.to_yaml(); }
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }
@@ -117,6 +120,7 @@ class SrResNetImpl : public NetImpl {
   explicit SrResNetImpl(SrResNetOptions o);
   torch::Tensor forward(torch::Tensor x) override;
   std::string type() const override { return "srresnet"; }
+  int64_t receptive_radius() const override { return 8 + 2 * opt.num_block  /* 9x9 first, blocks, upsampler, 9x9 last at HR rounded up */; }
   YAML::Node options_yaml() const override { return opt.to_yaml(); }
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }

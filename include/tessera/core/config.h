@@ -3,7 +3,9 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -78,14 +80,22 @@ T Cfg::convert(const std::string& key, const YAML::Node& n) const {
       // yaml-cpp accepts "3.5" as int by truncation on some versions; be strict.
       const std::string s = n.Scalar();
       if (!n.IsScalar() || s.find_first_of(".eE") != std::string::npos) throw YAML::BadConversion(n.Mark());
+      if (std::is_unsigned_v<T> && s.find('-') != std::string::npos) throw YAML::BadConversion(n.Mark());
       return n.as<T>();
+    } else if constexpr (std::is_floating_point_v<T>) {
+      const T v = n.as<T>();
+      if (!std::isfinite(v)) {
+        fail(key, "expected a finite number, got '" + n.Scalar() + "'");
+      }
+      return v;
     } else {
       return n.as<T>();
     }
-  } catch (const YAML::Exception&) {
+  } catch (const YAML::BadConversion&) {
     std::string shown = n.IsScalar() ? "'" + n.Scalar() + "'" : (n.IsSequence() ? "a list" : "a mapping");
     std::string want;
     if constexpr (std::is_same_v<T, bool>) want = "true or false";
+    else if constexpr (std::is_unsigned_v<T>) want = "a non-negative integer";
     else if constexpr (std::is_integral_v<T>) want = "an integer";
     else if constexpr (std::is_floating_point_v<T>) want = "a number";
     else if constexpr (std::is_same_v<T, std::string>) want = "a string";
@@ -99,6 +109,7 @@ T Cfg::req(const std::string& key) {
   seen_.insert(key);
   YAML::Node n = at(key);
   if (!n) fail(key, "required key is missing");
+  if (n.IsNull()) fail(key, "required key has no value");
   return convert<T>(key, n);
 }
 
@@ -113,7 +124,7 @@ T Cfg::get(const std::string& key, const T& def) {
 template <class T>
 T Cfg::get(const std::string& key, const T& def, T lo, T hi) {
   T v = get<T>(key, def);
-  if (v < lo || v > hi) {
+  if (!(v >= lo && v <= hi)) {
     std::ostringstream os;
     os << "value " << v << " is out of range [" << lo << ", " << hi << "]";
     fail(key, os.str());

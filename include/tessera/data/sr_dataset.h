@@ -26,6 +26,7 @@ class SrFolderDataset : public Dataset {
   std::string describe() const override;
   size_t skipped() const { return skipped_; }
   const std::vector<std::string>& files() const { return files_; }
+  int64_t scale() const { return opt_.scale; }
   // The (lq, gt) pair of image i, whole, without augmentation.
   std::pair<torch::Tensor, torch::Tensor> pair(size_t i) const;
 

@@ -1,6 +1,6 @@
 // The one place images are read and written. Tensors are float32 CHW RGB in [0, 1]; OpenCV's BGR
-// order never leaks out. 8- and 16-bit files are supported; gray images are expanded to RGB and
-// alpha is dropped.
+// order never leaks out. 8- and 16-bit files are supported; gray images are expanded to RGB; an
+// alpha channel is kept apart (Image::alpha) for the commands that carry it through.
 #pragma once
 #include <torch/types.h>
 
@@ -12,13 +12,17 @@ namespace tessera::io {
 struct Image {
   torch::Tensor rgb;  // float32 [3, H, W] in [0, 1]
   int bit_depth = 8;  // 8 or 16: what the file held
+  torch::Tensor alpha;  // float32 [1, H, W] in [0, 1] when the file has an alpha channel, else undefined
 };
 
 // Throws tessera::Error naming the file when it is missing, unreadable or corrupt.
 Image read_image(const std::string& path);
 // Writes float [3,H,W] (values clamped to [0,1], rounded) to 8 bits, or 16 bits where the format
 // allows (png, tiff) and bit_depth == 16. Atomic.
-void write_image(const std::string& path, const torch::Tensor& rgb, int bit_depth = 8);
+// With `alpha` ([1,H,W]), formats with an alpha channel (png, tiff, webp) get RGBA; others cannot
+// hold it, and the caller is told by supports_alpha() first.
+void write_image(const std::string& path, const torch::Tensor& rgb, int bit_depth = 8, const torch::Tensor& alpha = {});
+bool supports_alpha(const std::string& path);
 // PNG bytes of a float [3,H,W] image (for TensorBoard).
 std::string encode_png(const torch::Tensor& rgb);
 

@@ -34,6 +34,9 @@ class Recipe {
   virtual std::vector<std::pair<std::string, io::TensorFile>> weight_files() = 0;
   virtual void save_state(torch::serialize::OutputArchive& ar) = 0;
   virtual void load_state(torch::serialize::InputArchive& ar) = 0;
+  // Cross-checks of the config that need the built datasets (an upscaler's scale against the data's),
+  // run when the config is read: a ConfigError names both keys.
+  virtual void check_data(const data::Dataset& train, const data::Dataset* val) const { (void)train, (void)val; }
   // The sections this recipe resolved (network, recipe), for the run's config.yaml.
   virtual YAML::Node resolved_config() const = 0;
   virtual std::string summary() const = 0;

@@ -19,7 +19,8 @@ struct TrainerOptions {
   int64_t val_every = 1000;  // 0 = only at the end
   int64_t save_every = 1000; // 0 = only at the end
   int64_t keep_last = 3;
-  static TrainerOptions from_yaml(Cfg& root);  // reads name, seed, device, threads and the `trainer` section
+  static TrainerOptions from_yaml(Cfg& root);
+  static std::string run_name(Cfg& root);  // `name`, checked to be usable as a folder name  // reads name, seed, device, threads and the `trainer` section
 };
 
 struct TrainArgs {
