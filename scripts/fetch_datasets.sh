@@ -37,7 +37,10 @@ fi
 dest="$TESSERA_ROOT/datasets/skimage"
 split="$TESSERA_ROOT/datasets/skimage_split.txt"
 stamp="$dest/.complete"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha256sum < "$split")" ]; then
+# The stamp names the split and the preparation (v2: PNG colour profiles stripped), so a change of
+# either refetches.
+want="$(sha256sum < "$split") prep-v2"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   log "datasets/skimage is up to date"
   exit 0
 fi
@@ -51,7 +54,10 @@ while read -r part file; do
   [ -f "$src/$file" ] || die "$file (listed in $split) is not in the python3-skimage package"
   cp "$src/$file" "$dest.tmp/$part/$file"
 done < "$split"
-sha256sum < "$split" > "$dest.tmp/.complete"
+# Some of skimage's PNGs carry an sRGB ICC profile that libpng calls "known incorrect" on every
+# read; the pixels do not depend on it, so the iCCP chunk is dropped (the image data is untouched).
+python3 "$TESSERA_ROOT/scripts/strip_png_profiles.py" "$dest.tmp/train" "$dest.tmp/val"
+echo "$want" > "$dest.tmp/.complete"
 rm -rf "$dest"
 mv "$dest.tmp" "$dest"
 log "datasets/skimage: $(ls "$dest/train" | wc -l) train, $(ls "$dest/val" | wc -l) val images"

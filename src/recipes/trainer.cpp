@@ -281,6 +281,16 @@ int train(const TrainArgs& args) {
 
   YAML::Node root_node = yaml_clone(file_node);
   apply_overrides(root_node, overrides);
+  if (have_run_cfg) {
+    // Another family's config on this run: say so before its keys are read with the run's overrides.
+    auto type_of = [](const YAML::Node& n) {
+      const YAML::Node& cn = n;
+      return cn["recipe"] && cn["recipe"]["type"] ? cn["recipe"]["type"].as<std::string>() : std::string("(absent)");
+    };
+    if (type_of(run_cfg) != type_of(root_node))
+      throw ConfigError("cannot resume run '" + source_run.string() + "' with another recipe: recipe.type: " + type_of(run_cfg) +
+                        " -> " + type_of(root_node) + " (" + args.config_file + "); start a new run (another --run-dir or name)");
+  }
   const YAML::Node input = yaml_clone(root_node);
   Cfg root(root_node, "", args.config_file);
   root.allow("_meta");
@@ -323,6 +333,9 @@ int train(const TrainArgs& args) {
   }
 
   setup_logging((run_dir / "train.log").string());
+  if (!lock.previous_holder().empty())
+    spdlog::warn("took over the lock of '{}' from a training that ended without releasing it ({})", run_dir.string(),
+                 lock.previous_holder());
   for (const auto& c : changes) spdlog::info("config change on resume: {}: {} -> {}", c.key, c.before, c.after);
   if (resuming && candidates.empty()) spdlog::info("--resume auto: '{}' has no checkpoint yet, so this starts a new run", run_dir.string());
 

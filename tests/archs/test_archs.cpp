@@ -143,3 +143,34 @@ TEST_CASE("ONNX export rejects unsupported opsets", "[archs][onnx]") {
   auto net = build(kSmallArchs[0]);
   REQUIRE_THROWS_AS(exporter::export_onnx(*net, {18}), ConfigError);
 }
+
+TEST_CASE("each SR arch's receptive radius is exact, and tiles with that overlap match whole images", "[archs][tiles]") {
+  torch::manual_seed(3);
+  for (const auto& y : kSmallArchs) {
+    INFO(y);
+    archs::NetPtr net = build(y);
+    randomise_bn(*net);
+    net->eval();
+    const int64_t radius = net->receptive_radius(), s = net->scale();
+    REQUIRE(radius > 0);
+    // Measured: the input pixels whose gradient reaches one output pixel (ceil to LR pixels).
+    const int64_t n = 2 * radius + 11, c = n / 2;
+    torch::Tensor x = torch::rand({1, 3, n, n}, torch::dtype(torch::kFloat64)).requires_grad_(true);
+    net->to(torch::kFloat64);
+    net->forward(x).index({0, torch::indexing::Slice(), c * s, c * s}).sum().backward();
+    torch::Tensor hit = x.grad()[0].abs().sum(0) > 0;
+    torch::Tensor rows = hit.any(1).nonzero(), cols = hit.any(0).nonzero();
+    const int64_t measured = std::max({c - rows.min().item<int64_t>(), rows.max().item<int64_t>() - c,
+                                       c - cols.min().item<int64_t>(), cols.max().item<int64_t>() - c});
+    CHECK(measured <= radius);
+    CHECK(radius - measured <= 1);
+    net->to(torch::kFloat32);
+    // Tiled inference with overlap = radius equals the whole image; with no overlap it does not.
+    torch::Tensor img = torch::rand({3, 45, 38});
+    torch::Tensor whole = archs::run_image(*net, img);
+    const float exact = (archs::run_image(*net, img, archs::checked_tiles(*net, 16, -1)) - whole).abs().max().item<float>();
+    const float seams = (archs::run_image(*net, img, {16, 0}) - whole).abs().max().item<float>();
+    CHECK(exact < 1e-4f);
+    CHECK(seams > 1e-3f);
+  }
+}

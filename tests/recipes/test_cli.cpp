@@ -14,13 +14,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// The smoke config with absolute data paths, so tests can run from any folder.
 std::vector<std::string> smoke_args(const fs::path& run_dir, std::vector<std::string> extra = {}) {
-  std::vector<std::string> a = {"train", (test::source_dir() / "configs/sr/sr_smoke.yaml").string(), "--run-dir", run_dir.string(),
-                                "data.train.hr_dir=" + (test::data_dir() / "train").string(),
-                                "data.val.hr_dir=" + (test::data_dir() / "val").string()};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+  return test::sr_smoke_args(run_dir, std::move(extra));
 }
 
 }  // namespace

@@ -22,18 +22,33 @@ fs::path temp_dir(const std::string& name) {
   return p;
 }
 
-static std::string quote(const std::string& s) {
+std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
 
+std::vector<std::string> sr_smoke_args(const fs::path& run_dir, std::vector<std::string> extra) {
+  std::vector<std::string> a = {"train", (source_dir() / "configs/sr/sr_smoke.yaml").string(), "--run-dir", run_dir.string(),
+                                "data.train.hr_dir=" + (data_dir() / "train").string(),
+                                "data.val.hr_dir=" + (data_dir() / "val").string()};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+static CliResult run_command(const std::string& cmd);
+
 CliResult run_cli(const std::vector<std::string>& args, const fs::path& cwd) {
   std::string cmd;
-  if (!cwd.empty()) cmd += "cd " + quote(cwd.string()) + " && ";
-  cmd += quote(tessera_binary().string());
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " 2>&1";
+  if (!cwd.empty()) cmd += "cd " + shell_quote(cwd.string()) + " && ";
+  cmd += shell_quote(tessera_binary().string());
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  return run_command(cmd + " 2>&1");
+}
+
+CliResult run_bash(const std::string& script) { return run_command("bash -c " + shell_quote(script) + " 2>&1"); }
+
+static CliResult run_command(const std::string& cmd) {
   CliResult r{-1, ""};
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

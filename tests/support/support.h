@@ -19,5 +19,10 @@ struct CliResult {
 };
 // Runs build/tessera with `args` (shell-quoted here) from `cwd`.
 CliResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd = {});
+// Runs a bash script (stdout and stderr together).
+CliResult run_bash(const std::string& script);
+std::string shell_quote(const std::string& s);
+// `tessera train configs/sr/sr_smoke.yaml --run-dir RUN` with absolute data paths, then `extra`.
+std::vector<std::string> sr_smoke_args(const std::filesystem::path& run_dir, std::vector<std::string> extra = {});
 
 }  // namespace tessera::test
