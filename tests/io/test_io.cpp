@@ -76,7 +76,7 @@ TEST_CASE("images round trip in 8 and 16 bits, RGB order kept", "[io][image]") {
   REQUIRE(r16.rgb[0].min().item<float>() == 1.0f);
 }
 
-TEST_CASE("gray images become RGB; corrupt images name the file", "[io][image]") {
+TEST_CASE("gray images become RGB, corrupt images name the file", "[io][image]") {
   auto img = io::read_image((test::data_dir() / "train" / "camera.png").string());
   REQUIRE(img.rgb.size(0) == 3);
   REQUIRE(torch::equal(img.rgb[0], img.rgb[1]));

@@ -45,15 +45,16 @@ std::vector<double> column(const fs::path& jsonl, const std::string& key) {
 
 std::string val_checkpoint(const fs::path& run) { return (run / "checkpoints/best/model.safetensors").string(); }
 
-// A one-run fixture shared by the inference cases: a trained smoke EDSR (20 steps).
-const fs::path& trained_run() {
-  static fs::path run = [] {
-    auto dir = test::temp_dir("safety_trained");
-    auto r = test::run_cli(test::sr_smoke_args(dir / "run", {"trainer.total_steps=20"}));
-    if (r.exit_code != 0) FAIL(r.output);
-    return dir / "run";
-  }();
-  return run;
+// A trained smoke EDSR (20 steps) for the inference cases; one per test case, since CTest runs the
+// cases as parallel processes.
+fs::path trained_run(const std::string& tag) {
+  static std::map<std::string, fs::path> runs;
+  auto it = runs.find(tag);
+  if (it != runs.end()) return it->second;
+  auto dir = test::temp_dir("safety_trained_" + tag);
+  auto r = test::run_cli(test::sr_smoke_args(dir / "run", {"trainer.total_steps=20"}));
+  if (r.exit_code != 0) FAIL(r.output);
+  return runs[tag] = dir / "run";
 }
 
 // Writes the weights of an arch built from YAML options, optionally without tessera.task (older files).
@@ -116,7 +117,7 @@ TEST_CASE("resume refuses architecture changes by key and applies schedule chang
   REQUIRE(r.exit_code == 0);
 }
 
-TEST_CASE("resume from an older checkpoint never replaces newer ones; --run-dir branches", "[safety][resume]") {
+TEST_CASE("resume from an older checkpoint never replaces newer ones, --run-dir branches", "[safety][resume]") {
   auto dir = test::temp_dir("safety_resume_older");
   auto run = dir / "run";
   auto r = test::run_cli(test::sr_smoke_args(run));
@@ -235,7 +236,7 @@ TEST_CASE("every command checks the checkpoint's task first", "[safety][checkpoi
   auto r = test::run_cli({"upscale", "--checkpoint", gen, img, (dir / "o.png").string()});
   REQUIRE(r.exit_code == 2);
   REQUIRE_THAT(r.output, Contains("holds a generator"));
-  r = test::run_cli({"sample", "--checkpoint", val_checkpoint(trained_run()), "--output", (dir / "g.png").string()});
+  r = test::run_cli({"sample", "--checkpoint", val_checkpoint(trained_run("7")), "--output", (dir / "g.png").string()});
   REQUIRE(r.exit_code == 2);
   REQUIRE_THAT(r.output, Contains("holds an image-to-image network"));
   REQUIRE(!fs::exists(dir / "o.png"));
@@ -243,7 +244,7 @@ TEST_CASE("every command checks the checkpoint's task first", "[safety][checkpoi
 
 TEST_CASE("upscale validates tile and overlap and reports progress", "[safety][upscale]") {
   auto dir = test::temp_dir("safety_tiles");
-  const std::string ck = val_checkpoint(trained_run()), img = (test::data_dir() / "val/chelsea.png").string();
+  const std::string ck = val_checkpoint(trained_run("8")), img = (test::data_dir() / "val/chelsea.png").string();
   auto r = test::run_cli({"upscale", "--checkpoint", ck, img, (dir / "o.png").string(), "--tile", "16", "--overlap", "-4"});
   REQUIRE(r.exit_code == 2);
   REQUIRE_THAT(r.output, Contains("--overlap") && Contains("-4 is below 0"));
@@ -294,7 +295,7 @@ TEST_CASE("non-finite, negative, duplicate and empty config values are errors na
 
 TEST_CASE("negative or malformed command-line numbers are refused, not replaced by defaults", "[safety][cli]") {
   auto dir = test::temp_dir("safety_args");
-  const std::string ck = val_checkpoint(trained_run());
+  const std::string ck = val_checkpoint(trained_run("10"));
   auto r = test::run_cli({"eval", "--checkpoint", ck, "--data", (test::data_dir() / "val").string(), "--crop-border", "-2"});
   REQUIRE(r.exit_code == 2);
   REQUIRE_THAT(r.output, Contains("--crop-border") && Contains("-2 is below 0"));
@@ -315,7 +316,7 @@ TEST_CASE("negative or malformed command-line numbers are refused, not replaced 
 
 TEST_CASE("damaged checkpoints, directories and empty images get precise answers", "[safety][checkpoint]") {
   auto dir = test::temp_dir("safety_files");
-  const fs::path run = trained_run();
+  const fs::path run = trained_run("11");
   const std::string img = (test::data_dir() / "val/chelsea.png").string();
   // NaN weights: refused, naming the tensor.
   io::TensorFile f = io::load_safetensors(val_checkpoint(run));
@@ -347,7 +348,7 @@ TEST_CASE("an RGBA image keeps its alpha through upscale", "[safety][upscale]") 
   torch::Tensor alpha = torch::linspace(0, 1, 48).view({1, 1, 48}).expand({1, 40, 48}).contiguous();
   io::write_image((dir / "in.png").string(), rgb, 8, alpha);
   REQUIRE(io::read_image((dir / "in.png").string()).alpha.defined());
-  auto r = test::run_cli({"upscale", "--checkpoint", val_checkpoint(trained_run()), (dir / "in.png").string(), (dir / "out.png").string()});
+  auto r = test::run_cli({"upscale", "--checkpoint", val_checkpoint(trained_run("12")), (dir / "in.png").string(), (dir / "out.png").string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   io::Image out = io::read_image((dir / "out.png").string());
@@ -358,7 +359,7 @@ TEST_CASE("an RGBA image keeps its alpha through upscale", "[safety][upscale]") 
   REQUIRE(out.alpha[0][40][95].item<float>() > 0.98f);
   REQUIRE((out.alpha[0][40].slice(0, 1) - out.alpha[0][40].slice(0, 0, -1)).min().item<float>() >= -1.0f / 255);
   // JPEG cannot hold alpha: written without it, and the user is told.
-  r = test::run_cli({"upscale", "--checkpoint", val_checkpoint(trained_run()), (dir / "in.png").string(), (dir / "out.jpg").string()});
+  r = test::run_cli({"upscale", "--checkpoint", val_checkpoint(trained_run("12")), (dir / "in.png").string(), (dir / "out.jpg").string()});
   REQUIRE(r.exit_code == 0);
   REQUIRE_THAT(r.output, Contains("has an alpha channel, which .jpg cannot hold"));
 }
@@ -396,7 +397,7 @@ TEST_CASE("a checkpoint that cannot be written leaves no partial files and says 
 }
 
 TEST_CASE("the bundled photographs read without libpng warnings", "[safety][data]") {
-  auto r = test::run_cli({"upscale", "--checkpoint", val_checkpoint(trained_run()), (test::data_dir() / "val").string(),
+  auto r = test::run_cli({"upscale", "--checkpoint", val_checkpoint(trained_run("15")), (test::data_dir() / "val").string(),
                           (test::temp_dir("safety_iccp") / "out").string()});
   REQUIRE(r.exit_code == 0);
   REQUIRE_THAT(r.output, !Contains("libpng warning"));
