@@ -121,9 +121,9 @@ double LrSchedule::factor(int64_t step) const {
   return f;
 }
 
-void LrSchedule::apply(torch::optim::Optimizer& opt, double base, int64_t step) const {
-  const double lr = base * factor(step);
-  for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+void LrSchedule::apply(torch::optim::Optimizer& opt, int64_t step) const {
+  const double v = lr(step);
+  for (auto& g : opt.param_groups()) g.options().set_lr(v);
 }
 
 static std::vector<torch::Tensor> state_tensors(torch::nn::Module& m) {

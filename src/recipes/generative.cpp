@@ -11,6 +11,7 @@
 #include "tessera/losses/losses.h"
 #include "tessera/metrics/image_quality.h"
 #include "tessera/optim/optim.h"
+#include "tessera/recipes/trained_net.h"
 
 namespace tessera::recipes {
 
@@ -166,27 +167,6 @@ GenerativeScores score_generator(archs::GeneratorImpl& gen, FeatureNet& feat, co
 
 namespace {
 
-void add_optimizer_state(torch::serialize::OutputArchive& ar, const std::string& key, torch::optim::Optimizer& opt) {
-  torch::serialize::OutputArchive sub;
-  opt.save(sub);
-  ar.write(key, sub);
-}
-void read_optimizer_state(torch::serialize::InputArchive& ar, const std::string& key, torch::optim::Optimizer& opt) {
-  torch::serialize::InputArchive sub;
-  ar.read(key, sub);
-  opt.load(sub);
-}
-void add_module_state(torch::serialize::OutputArchive& ar, const std::string& key, torch::nn::Module& m) {
-  torch::serialize::OutputArchive sub;
-  m.save(sub);
-  ar.write(key, sub);
-}
-void read_module_state(torch::serialize::InputArchive& ar, const std::string& key, torch::nn::Module& m) {
-  torch::serialize::InputArchive sub;
-  ar.read(key, sub);
-  m.load(sub);
-}
-
 // The real images of a labelled dataset (for FID), at most n.
 torch::Tensor real_images(const data::Dataset* val, int64_t n) {
   auto* li = dynamic_cast<const data::LabelledImages*>(val);
@@ -207,17 +187,16 @@ class GanRecipe : public Recipe {
   GanRecipe(Cfg& root, torch::Device device, int64_t total, const std::string& family, const GanDefaults& def)
       : device_(device), family_(family) {
     Cfg nets = root.child("networks");
-    gen_ = std::dynamic_pointer_cast<archs::GeneratorImpl>(archs::build_arch(nets.child("generator")));
-    critic_ = std::dynamic_pointer_cast<archs::CriticImpl>(archs::build_arch(nets.child("critic")));
-    if (!gen_) nets.fail("generator", "is not a generator arch (dcgan_generator, mlp_generator)");
-    if (!critic_) nets.fail("critic", "is not a critic arch (dcgan_critic, mlp_critic)");
+    archs::NetPtr gen_net = archs::build_arch(nets.child("generator")), critic_net = archs::build_arch(nets.child("critic"));
+    auto* g = dynamic_cast<archs::GeneratorImpl*>(gen_net.get());
+    auto* c = dynamic_cast<archs::CriticImpl*>(critic_net.get());
+    if (!g) nets.fail("generator", "is not a generator arch (dcgan_generator, mlp_generator)");
+    if (!c) nets.fail("critic", "is not a critic arch (dcgan_critic, mlp_critic)");
     nets.finish();
-    if (gen_->num_classes() != critic_->num_classes())
+    if (g->num_classes() != c->num_classes())
       throw ConfigError(root.file() + ": networks.generator.num_classes and networks.critic.num_classes differ");
-    if (family_ == "cgan" && gen_->num_classes() == 0)
+    if (family_ == "cgan" && g->num_classes() == 0)
       throw ConfigError(root.file() + ": the cgan recipe needs num_classes > 0 in both networks");
-    gen_->to(device_);
-    critic_->to(device_);
     Cfg rc = root.child("recipe");
     loss_ = rc.get_choice("loss", def.loss, {"nonsaturating", "wasserstein"});
     n_critic_ = rc.get<int64_t>("n_critic", def.n_critic, 1, 10000);
@@ -227,26 +206,20 @@ class GanRecipe : public Recipe {
     if (loss_ == "nonsaturating" && (clip_ > 0 || gp_ > 0) && family_ == "gan")
       rc.fail("loss", "clip and gp_lambda go with the wasserstein loss");
     if (gp_ > 0) {
-      auto* dc = dynamic_cast<archs::DcganCriticImpl*>(critic_.get());
+      auto* dc = dynamic_cast<archs::DcganCriticImpl*>(c);
       if (dc && dc->opt.norm == "batch")
         spdlog::warn("{}: the gradient penalty is per sample, which batch norm in the critic breaks (Gulrajani et al. "
                      "use none); set networks.critic.norm to none or layer", root.file());
     }
-    // The family's optimizer, with any keys the config gives laid over it.
-    auto opt_cfg = [&](const char* key, const std::string& def_yaml) {
-      YAML::Node merged = YAML::Load(def_yaml);
-      Cfg user = rc.child(key, true);
-      if (user.has("type") && user.node()["type"].as<std::string>() != merged["type"].as<std::string>()) merged = YAML::Node(YAML::NodeType::Map);
-      for (const auto& kv : user.node()) merged[kv.first.as<std::string>()] = kv.second;
-      return Cfg(merged, std::string("recipe.") + key, root.file());
-    };
-    opt_g_ = optim::build_optimizer(opt_cfg("optimizer_g", def.opt_g), gen_->parameters());
-    opt_d_ = optim::build_optimizer(opt_cfg("optimizer_d", def.opt_d), trainable(*critic_));
-    lr_g_ = optim::base_lr(*opt_g_);
-    lr_d_ = optim::base_lr(*opt_d_);
-    sched_g_ = optim::LrSchedule::from_yaml(rc.child("scheduler_g", true), total);
-    sched_d_ = optim::LrSchedule::from_yaml(rc.child("scheduler_d", true), total);
-    ema_decay_ = rc.get<double>("ema", 0.0, 0.0, 1.0);
+    // Each network with the family's optimizer, the config's keys laid over it; EMA on the generator.
+    TrainedNetOptions go, co;
+    go.optimizer_key = "optimizer_g", go.scheduler_key = "scheduler_g", go.default_optimizer = def.opt_g;
+    go.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
+    go.state_net = "generator", go.state_optimizer = "optimizer_g";
+    co.optimizer_key = "optimizer_d", co.scheduler_key = "scheduler_d", co.default_optimizer = def.opt_d;
+    co.state_net = "critic", co.state_optimizer = "optimizer_d";
+    gen_ = std::make_unique<TrainedNet>(gen_net, rc, go, total, device_, "networks.generator");
+    critic_ = std::make_unique<TrainedNet>(critic_net, rc, co, total, device_, "networks.critic");
     Cfg vc = rc.child("val", true);
     num_eval_ = vc.get<int64_t>("num_samples", 1000, 10, 1 << 24);
     grid_ = vc.get<int64_t>("grid", 8, 1, 64);
@@ -260,23 +233,13 @@ class GanRecipe : public Recipe {
     vc.finish();
     rc.get<std::string>("type", "");
     rc.finish();
-    if (ema_decay_ > 0) {
-      ema_ = std::make_unique<optim::Ema>(*gen_, ema_decay_);
-      gen_ema_ = std::dynamic_pointer_cast<archs::GeneratorImpl>(
-          archs::build_arch(Cfg(yaml_clone(gen_->options_yaml()), "networks.generator", root.file())));
-      gen_ema_->to(device_);
-    }
-    resolved_["networks"]["generator"] = gen_->options_yaml();
-    resolved_["networks"]["critic"] = critic_->options_yaml();
+    resolved_["networks"]["generator"] = gen_net->options_yaml();
+    resolved_["networks"]["critic"] = critic_net->options_yaml();
     resolved_["recipe"] = yaml_clone(rc.node());
   }
 
-  static std::vector<torch::Tensor> trainable(torch::nn::Module& m) {
-    std::vector<torch::Tensor> out;
-    for (auto& p : m.parameters())
-      if (p.requires_grad()) out.push_back(p);
-    return out;
-  }
+  archs::GeneratorImpl& gen() { return gen_->as<archs::GeneratorImpl>(); }
+  archs::CriticImpl& critic() { return critic_->as<archs::CriticImpl>(); }
 
   torch::Tensor real_of(const data::Batch& b) const {
     if (b.count("image")) return b.at("image").to(device_) * 2 - 1;  // [0,1] -> [-1,1] as tanh outputs
@@ -291,16 +254,17 @@ class GanRecipe : public Recipe {
   }
 
   Scalars train_step(const data::Batch& batch, int64_t step) override {
-    gen_->train();
-    critic_->train();
+    archs::GeneratorImpl& g = gen();
+    archs::CriticImpl& c = critic();
+    g.train();
+    c.train();
     torch::Tensor real = real_of(batch);
-    torch::Tensor labels = gen_->num_classes() > 0 ? batch.at("label").to(device_) : torch::Tensor();
+    torch::Tensor labels = g.num_classes() > 0 ? batch.at("label").to(device_) : torch::Tensor();
     const int64_t b = real.size(0);
     Scalars out;
     // Critic / discriminator step.
-    sched_d_.apply(*opt_d_, lr_d_, step);
-    torch::Tensor fake = gen_->generate(torch::randn({b, gen_->latent_dim()}, real.options()), labels).detach();
-    torch::Tensor d_real = critic_->score(real, labels), d_fake = critic_->score(fake, labels);
+    torch::Tensor fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels).detach();
+    torch::Tensor d_real = c.score(real, labels), d_fake = c.score(fake, labels);
     torch::Tensor d_loss;
     if (loss_ == "nonsaturating") {
       d_loss = torch::softplus(-d_real).mean() + torch::softplus(d_fake).mean();
@@ -310,28 +274,22 @@ class GanRecipe : public Recipe {
       d_loss = -w;
     }
     if (gp_ > 0) {
-      torch::Tensor gp = gradient_penalty(*critic_, real, fake, labels, gp_);
+      torch::Tensor gp = gradient_penalty(c, real, fake, labels, gp_);
       out["gradient_penalty"] = gp.item<double>();
       d_loss = d_loss + gp;
     }
-    opt_d_->zero_grad();
-    d_loss.backward();
-    opt_d_->step();
+    critic_->step(d_loss, step);
     if (clip_ > 0) {
       torch::NoGradGuard ng;
-      for (auto& p : trainable(*critic_)) p.clamp_(-clip_, clip_);
+      for (auto& p : critic_->trainable()) p.clamp_(-clip_, clip_);
     }
     out["d_loss"] = d_loss.item<double>();
     // Generator step after enough critic steps.
     if (++critic_count_ >= critic_iters_needed()) {
-      sched_g_.apply(*opt_g_, lr_g_, step);
-      torch::Tensor g_fake = gen_->generate(torch::randn({b, gen_->latent_dim()}, real.options()), labels);
-      torch::Tensor s = critic_->score(g_fake, labels);
+      torch::Tensor g_fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels);
+      torch::Tensor s = c.score(g_fake, labels);
       torch::Tensor g_loss = loss_ == "nonsaturating" ? torch::softplus(-s).mean() : -s.mean();
-      opt_g_->zero_grad();
-      g_loss.backward();
-      opt_g_->step();
-      if (ema_) ema_->update(*gen_);
+      gen_->step(g_loss, step);
       out["g_loss"] = g_loss.item<double>();  // reported on generator steps only
       ++gen_iters_;
       critic_count_ = 0;
@@ -340,11 +298,7 @@ class GanRecipe : public Recipe {
     return out;
   }
 
-  archs::GeneratorImpl& inference_gen() {
-    if (!ema_) return *gen_;
-    ema_->copy_to(*gen_ema_);
-    return *gen_ema_;
-  }
+  archs::GeneratorImpl& inference_gen() { return dynamic_cast<archs::GeneratorImpl&>(gen_->inference()); }
 
   ValResult validate(const data::Dataset* val, int64_t) override {
     ValResult r;
@@ -382,57 +336,40 @@ class GanRecipe : public Recipe {
   bool higher_is_better() const override { return best_ != "fid"; }
 
   std::vector<std::pair<std::string, io::TensorFile>> weight_files() override {
-    return {{"generator.safetensors", archs::net_weights(inference_gen(), {{"tessera.ema", ema_ ? "true" : "false"}})},
-            {"critic.safetensors", archs::net_weights(*critic_)}};
+    return {{"generator.safetensors", archs::net_weights(inference_gen(), {{"tessera.ema", gen_->has_ema() ? "true" : "false"}})},
+            {"critic.safetensors", archs::net_weights(critic())}};
   }
 
   void save_state(torch::serialize::OutputArchive& ar) override {
-    add_module_state(ar, "generator", *gen_);
-    add_module_state(ar, "critic", *critic_);
-    add_optimizer_state(ar, "optimizer_g", *opt_g_);
-    add_optimizer_state(ar, "optimizer_d", *opt_d_);
+    gen_->save(ar);
+    critic_->save(ar);
     ar.write("counters", torch::tensor({gen_iters_, critic_count_}, torch::kInt64), true);
-    if (ema_)
-      for (size_t i = 0; i < ema_->shadow().size(); ++i) ar.write("ema." + std::to_string(i), ema_->shadow()[i], true);
   }
 
   void load_state(torch::serialize::InputArchive& ar) override {
-    read_module_state(ar, "generator", *gen_);
-    read_module_state(ar, "critic", *critic_);
-    read_optimizer_state(ar, "optimizer_g", *opt_g_);
-    read_optimizer_state(ar, "optimizer_d", *opt_d_);
+    gen_->load(ar);
+    critic_->load(ar);
     torch::Tensor c;
     ar.read("counters", c, true);
     gen_iters_ = c[0].item<int64_t>();
     critic_count_ = c[1].item<int64_t>();
-    if (ema_)
-      for (size_t i = 0; i < ema_->shadow().size(); ++i) {
-        torch::Tensor t;
-        ar.read("ema." + std::to_string(i), t, true);
-        ema_->shadow()[i].copy_(t);
-      }
   }
 
   YAML::Node resolved_config() const override { return resolved_; }
   std::string summary() const override {
-    return family_ + ": " + gen_->type() + " (" + std::to_string(archs::count_parameters(*gen_)) + " params) vs " + critic_->type() +
-           " (" + std::to_string(archs::count_parameters(*critic_)) + "), " + loss_ + " loss, n_critic " + std::to_string(n_critic_) +
+    return family_ + ": " + gen_->net().type() + " (" + std::to_string(archs::count_parameters(gen_->net())) + " params; " +
+           gen_->summary() + ") vs " + critic_->net().type() + " (" + std::to_string(archs::count_parameters(critic_->net())) + "; " +
+           critic_->summary() + "), " + loss_ + " loss, n_critic " + std::to_string(n_critic_) +
            (clip_ > 0 ? ", clip " + std::to_string(clip_) : "") + (gp_ > 0 ? ", gp " + std::to_string(gp_) : "");
   }
-
-  archs::CriticImpl& critic() { return *critic_; }
 
  private:
   torch::Device device_;
   std::string family_, loss_;
-  archs::GeneratorPtr gen_, gen_ema_;
-  archs::CriticPtr critic_;
+  std::unique_ptr<TrainedNet> gen_, critic_;
   int64_t n_critic_ = 1, gen_iters_ = 0, critic_count_ = 0, num_eval_ = 1000, grid_ = 8;
-  double clip_ = 0, gp_ = 0, lr_g_ = 0, lr_d_ = 0, ema_decay_ = 0;
+  double clip_ = 0, gp_ = 0;
   bool paper_schedule_ = false;
-  std::unique_ptr<torch::optim::Optimizer> opt_g_, opt_d_;
-  optim::LrSchedule sched_g_, sched_d_;
-  std::unique_ptr<optim::Ema> ema_;
   std::string feature_net_path_, best_;
   std::unique_ptr<FeatureNet> feature_;
   YAML::Node resolved_;
@@ -447,24 +384,16 @@ class SingleNetRecipe : public Recipe {
   SingleNetRecipe(Cfg& root, torch::Device device, int64_t total, const std::string& recipe_name, const std::string& want_types)
       : device_(device) {
     Cfg nc = root.child("network");
-    net_ = std::dynamic_pointer_cast<Net>(archs::build_arch(nc));
+    archs::NetPtr net = archs::build_arch(nc);
+    net_ = std::dynamic_pointer_cast<Net>(net);
     if (!net_) throw ConfigError(root.file() + ": network.type must be " + want_types + " for the " + recipe_name + " recipe");
-    net_->to(device_);
     rc_ = root.child("recipe");
     rc_.req<std::string>("type");
-    optimizer_ = optim::build_optimizer(rc_.child("optimizer", true), net_->parameters());
-    lr_ = optim::base_lr(*optimizer_);
-    sched_ = optim::LrSchedule::from_yaml(rc_.child("scheduler", true), total);
+    trained_ = std::make_unique<TrainedNet>(net, rc_, TrainedNetOptions{}, total, device_, "network");
   }
   std::vector<std::pair<std::string, io::TensorFile>> weight_files() override { return {{"model.safetensors", archs::net_weights(*net_)}}; }
-  void save_state(torch::serialize::OutputArchive& ar) override {
-    add_module_state(ar, "net", *net_);
-    add_optimizer_state(ar, "optimizer", *optimizer_);
-  }
-  void load_state(torch::serialize::InputArchive& ar) override {
-    read_module_state(ar, "net", *net_);
-    read_optimizer_state(ar, "optimizer", *optimizer_);
-  }
+  void save_state(torch::serialize::OutputArchive& ar) override { trained_->save(ar); }
+  void load_state(torch::serialize::InputArchive& ar) override { trained_->load(ar); }
   YAML::Node resolved_config() const override { return resolved_; }
 
  protected:
@@ -474,20 +403,12 @@ class SingleNetRecipe : public Recipe {
     resolved_["network"] = net_->options_yaml();
     resolved_["recipe"] = yaml_clone(rc_.node());
   }
-  // One optimisation step of `loss` at `step` (the schedule applied first).
-  void optimise(const torch::Tensor& loss, int64_t step) {
-    sched_.apply(*optimizer_, lr_, step);
-    optimizer_->zero_grad();
-    loss.backward();
-    optimizer_->step();
-  }
+  void optimise(const torch::Tensor& loss, int64_t step) { trained_->step(loss, step); }
 
   torch::Device device_;
-  std::shared_ptr<Net> net_;
+  std::shared_ptr<Net> net_;  // the trained network, typed
   Cfg rc_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  optim::LrSchedule sched_;
-  double lr_ = 0;
+  std::unique_ptr<TrainedNet> trained_;
   YAML::Node resolved_;
 };
 
@@ -533,11 +454,15 @@ class AutoencoderRecipe : public SingleNetRecipe<archs::AutoencoderImpl> {
   struct VaeTerms {
     torch::Tensor recon, rec_loss, kl;
   };
-  VaeTerms vae_terms(const torch::Tensor& x, bool sample) {
+  // `gen`: a private generator for the noise (validation), so the global one is left alone.
+  VaeTerms vae_terms(const torch::Tensor& x, bool sample, torch::Generator* gen = nullptr) {
     torch::Tensor code = net_->encode(x);
     const int64_t d = net_->opt.latent_dim;
     torch::Tensor mu = code.narrow(1, 0, d), logvar = code.narrow(1, d, d).clamp(-30, 20);
-    torch::Tensor z = sample ? mu + torch::exp(0.5 * logvar) * torch::randn_like(mu) : mu;
+    torch::Tensor eps;
+    if (sample)
+      eps = gen ? torch::randn(mu.sizes(), *gen, mu.options().device(torch::kCPU)).to(mu.device()) : torch::randn_like(mu);
+    torch::Tensor z = sample ? mu + torch::exp(0.5 * logvar) * eps : mu;
     torch::Tensor recon = net_->decode(z);
     const double b = static_cast<double>(x.size(0));
     torch::Tensor rec = torch::binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, {}, at::Reduction::Sum) / b;
@@ -586,8 +511,10 @@ class AutoencoderRecipe : public SingleNetRecipe<archs::AutoencoderImpl> {
         return metrics::psnr(a.permute({1, 0, 2, 3}).flatten(1, 2).to(torch::kCPU), x.permute({1, 0, 2, 3}).flatten(1, 2).to(torch::kCPU), q);
       };
       if (variational_) {
-        torch::manual_seed(0);  // a fixed draw for a comparable ELBO estimate
-        VaeTerms t = vae_terms(x, true);
+        // A fixed draw for a comparable ELBO estimate, from a private generator: reseeding the
+        // global one here would change the training's random stream at every validation.
+        torch::Generator gen = at::detail::createCPUGenerator(0);
+        VaeTerms t = vae_terms(x, true, &gen);
         r.metrics["elbo"] = -(t.rec_loss + t.kl).item<double>();
         r.metrics["reconstruction"] = t.rec_loss.item<double>();
         r.metrics["kl"] = t.kl.item<double>();

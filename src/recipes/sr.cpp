@@ -9,6 +9,7 @@
 #include "tessera/io/image_io.h"
 #include "tessera/losses/losses.h"
 #include "tessera/optim/optim.h"
+#include "tessera/recipes/trained_net.h"
 
 namespace tessera::recipes {
 
@@ -54,67 +55,49 @@ class SrRecipe : public Recipe {
  public:
   SrRecipe(Cfg& root, torch::Device device, int64_t total_steps) : device_(device), file_(root.file()) {
     Cfg net_cfg = root.child("network");
-    net_ = archs::build_arch(net_cfg);
-    net_->to(device_);
+    archs::NetPtr net = archs::build_arch(net_cfg);
     Cfg rc = root.child("recipe");
     rc.req<std::string>("type");
     loss_ = losses::build_loss(rc.child("loss", true), "l1");
-    optimizer_ = optim::build_optimizer(rc.child("optimizer", true), net_->parameters());
-    base_lr_ = optim::base_lr(*optimizer_);
-    schedule_ = optim::LrSchedule::from_yaml(rc.child("scheduler", true), total_steps);
-    ema_decay_ = rc.get<double>("ema", 0.0, 0.0, 1.0);
-    grad_clip_ = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
-    amp_ = rc.get_choice("amp", "none", {"none", "bf16"});
+    TrainedNetOptions tno;
+    tno.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
+    tno.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
+    tno.bf16 = rc.get_choice("amp", "none", {"none", "bf16"}) == "bf16";
+    net_ = std::make_unique<TrainedNet>(net, rc, tno, total_steps, device_, "network");
     Cfg vc = rc.child("val", true);
     quality_.y_channel = vc.get<bool>("y_channel", true);
-    quality_.crop_border = vc.get<int64_t>("crop_border", net_->scale(), 0, 1024);
+    quality_.crop_border = vc.get<int64_t>("crop_border", net->scale(), 0, 1024);
     val_samples_ = vc.get<int64_t>("save_images", 3, 0, 1000);
     metric_names_ = vc.get<std::vector<std::string>>("metrics", {"psnr", "ssim"});
     if (metric_names_.empty()) vc.fail("metrics", "needs at least one metric");
     for (size_t i = 0; i < metric_names_.size(); ++i) metrics::build_metric(metric_names_[i], vc.where("metrics") + "[" + std::to_string(i) + "]");
-    tile_ = archs::checked_tiles(*net_, vc.get<int64_t>("tile", 0, 0, 1 << 20), -1, vc.where("tile"));
+    tile_ = archs::checked_tiles(*net, vc.get<int64_t>("tile", 0, 0, 1 << 20), -1, vc.where("tile"));
     vc.finish();
     rc.finish();
-    resolved_["network"] = net_->options_yaml();
+    resolved_["network"] = net->options_yaml();
     resolved_["recipe"] = yaml_clone(rc.node());
-    if (ema_decay_ > 0) {
-      ema_ = std::make_unique<optim::Ema>(*net_, ema_decay_);
-      net_ema_ = archs::build_arch(Cfg(yaml_clone(net_->options_yaml()), "network", root.file()));
-      net_ema_->to(device_);
-      net_ema_->eval();
-    }
   }
 
   Scalars train_step(const data::Batch& batch, int64_t step) override {
-    net_->train();
+    net_->net().train();
     torch::Tensor lq = batch.at("lq").to(device_), gt = batch.at("gt").to(device_);
     torch::Tensor loss;
     {
-      optim::AutocastScope autocast(device_.type(), amp_ == "bf16");
-      torch::Tensor out = net_->forward(lq);
+      auto autocast = net_->autocast();
+      torch::Tensor out = net_->net().forward(lq);
       loss = loss_(out.to(torch::kFloat32), gt);
     }
-    if (!std::isfinite(loss.item<double>())) throw Error("loss became " + std::to_string(loss.item<double>()) + " at step " + std::to_string(step));
-    optimizer_->zero_grad();
-    loss.backward();
-    double gnorm = optim::clip_grad_norm(net_->parameters(), grad_clip_);
-    schedule_.apply(*optimizer_, base_lr_, step);
-    optimizer_->step();
-    if (ema_) ema_->update(*net_);
-    return {{"loss", loss.item<double>()}, {"lr", base_lr_ * schedule_.factor(step)}, {"grad_norm", gnorm}};
-  }
-
-  archs::NetImpl& inference_net() {
-    if (!ema_) return *net_;
-    ema_->copy_to(*net_ema_);
-    return *net_ema_;
+    const double l = loss.item<double>();
+    if (!std::isfinite(l)) throw Error("loss became " + std::to_string(l) + " at step " + std::to_string(step));
+    const double gnorm = net_->step(loss, step, /*measure_norm=*/true);
+    return {{"loss", l}, {"lr", net_->lr(step)}, {"grad_norm", gnorm}};
   }
 
   ValResult validate(const data::Dataset* val, int64_t) override {
     if (!val) return {};
     auto* sr_val = dynamic_cast<const data::SrFolderDataset*>(val);
     if (!sr_val) throw ConfigError("the sr recipe validates on an sr_folder dataset (data.val)");
-    SrEvaluation ev = evaluate_sr(inference_net(), *sr_val, quality_, metric_names_, tile_, device_, static_cast<size_t>(val_samples_));
+    SrEvaluation ev = evaluate_sr(net_->inference(), *sr_val, quality_, metric_names_, tile_, device_, static_cast<size_t>(val_samples_));
     const std::string sfx = quality_.y_channel ? "_y" : "_rgb";
     ValResult r;
     for (const auto& m : metric_names_) {
@@ -124,14 +107,15 @@ class SrRecipe : public Recipe {
     r.images = ev.samples;
     return r;
   }
+
   void check_data(const data::Dataset& train, const data::Dataset* val) const override {
     for (auto [split, ds] : {std::pair{"train", &train}, std::pair{"val", val}}) {
       if (!ds) continue;
       auto* sr = dynamic_cast<const data::SrFolderDataset*>(ds);
       if (!sr) throw ConfigError(file_ + ": data." + split + ": the sr recipe trains and validates on sr_folder datasets");
-      if (sr->scale() != net_->scale())
+      if (sr->scale() != net_->net().scale())
         throw ConfigError(file_ + ": data." + split + ".scale is " + std::to_string(sr->scale()) + " but network.scale is " +
-                          std::to_string(net_->scale()) + ": they must be equal");
+                          std::to_string(net_->net().scale()) + ": they must be equal");
     }
   }
 
@@ -139,54 +123,23 @@ class SrRecipe : public Recipe {
   std::string best_metric() const override { return metric_names_.front() + (quality_.y_channel ? "_y" : "_rgb"); }
 
   std::vector<std::pair<std::string, io::TensorFile>> weight_files() override {
-    return {{"model.safetensors", archs::net_weights(inference_net(), {{"tessera.ema", ema_ ? "true" : "false"}})}};
+    return {{"model.safetensors", archs::net_weights(net_->inference(), {{"tessera.ema", net_->has_ema() ? "true" : "false"}})}};
   }
-
-  void save_state(torch::serialize::OutputArchive& ar) override {
-    torch::serialize::OutputArchive net_ar, opt_ar;
-    net_->save(net_ar);
-    optimizer_->save(opt_ar);
-    ar.write("net", net_ar);
-    ar.write("optimizer", opt_ar);
-    if (ema_) {
-      auto& sh = ema_->shadow();
-      for (size_t i = 0; i < sh.size(); ++i) ar.write("ema." + std::to_string(i), sh[i], /*is_buffer=*/true);
-    }
-  }
-
-  void load_state(torch::serialize::InputArchive& ar) override {
-    torch::serialize::InputArchive net_ar, opt_ar;
-    ar.read("net", net_ar);
-    ar.read("optimizer", opt_ar);
-    net_->load(net_ar);
-    optimizer_->load(opt_ar);
-    if (ema_) {
-      auto& sh = ema_->shadow();
-      for (size_t i = 0; i < sh.size(); ++i) {
-        torch::Tensor t;
-        ar.read("ema." + std::to_string(i), t, /*is_buffer=*/true);
-        sh[i].copy_(t);
-      }
-    }
-  }
+  void save_state(torch::serialize::OutputArchive& ar) override { net_->save(ar); }
+  void load_state(torch::serialize::InputArchive& ar) override { net_->load(ar); }
 
   YAML::Node resolved_config() const override { return resolved_; }
   std::string summary() const override {
-    return net_->type() + " x" + std::to_string(net_->scale()) + ", " + std::to_string(archs::count_parameters(*net_)) +
-           " parameters" + (ema_ ? ", EMA " + std::to_string(ema_decay_) : "") + (amp_ != "none" ? ", autocast " + amp_ : "");
+    const archs::NetImpl& n = net_->net();
+    return n.type() + " x" + std::to_string(n.scale()) + ", " + std::to_string(archs::count_parameters(n)) + " parameters, " +
+           net_->summary();
   }
 
  private:
   torch::Device device_;
   std::string file_;
-  archs::NetPtr net_, net_ema_;
+  std::unique_ptr<TrainedNet> net_;
   losses::LossFn loss_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  double base_lr_ = 1e-4;
-  optim::LrSchedule schedule_;
-  double ema_decay_ = 0, grad_clip_ = 0;
-  std::unique_ptr<optim::Ema> ema_;
-  std::string amp_;
   metrics::QualityOptions quality_;
   archs::TileOptions tile_;
   int64_t val_samples_ = 3;

@@ -1,6 +1,8 @@
 #include "tessera/recipes/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/cuda.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -57,6 +59,8 @@ std::string format_duration(double s) {
   return buf;
 }
 
+int64_t cuda_devices() { return torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0; }
+
 struct TrainerState {
   int64_t step = 0;
   BestRecord best;
@@ -79,6 +83,8 @@ void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState
     ar.write("step", torch::tensor(st.step, torch::kInt64), true);
     ar.write("best", torch::tensor(st.best.value, torch::kFloat64), true);
     ar.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
+    for (int64_t i = 0; i < cuda_devices(); ++i)
+      ar.write("rng_cuda." + std::to_string(i), at::globalContext().defaultGenerator(at::Device(at::kCUDA, i)).get_state(), true);
     std::ostringstream os;
     ar.save_to(os);
     io::write_file_atomic(tmp / "state.pt", os.str());
@@ -144,6 +150,12 @@ TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe) {
     st.step = step.item<int64_t>();
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     gen.set_state(rng);
+    // Checkpoints from a GPU run restore each device's generator (dropout, noise, GP mixing on GPU).
+    for (int64_t i = 0; i < cuda_devices(); ++i) {
+      torch::Tensor cuda_rng;
+      if (ar.try_read("rng_cuda." + std::to_string(i), cuda_rng, true))
+        at::Generator(at::globalContext().defaultGenerator(at::Device(at::kCUDA, i))).set_state(cuda_rng);
+    }
   } catch (const c10::Error& e) {
     throw Error("'" + state.string() + "' is corrupt or incompatible: " + std::string(e.what_without_backtrace()));
   }
@@ -222,6 +234,32 @@ std::vector<fs::path> list_checkpoints(const fs::path& run_dir) {
   return out;
 }
 
+Training build_training(YAML::Node root_node, const std::string& file) {
+  const YAML::Node input = yaml_clone(root_node);
+  Cfg root(root_node, "", file);
+  root.allow("_meta");
+  Training t;
+  t.options = TrainerOptions::from_yaml(root);
+  t.device = resolve_device(t.options.device);
+  seed_everything(t.options.seed);
+  Cfg dc = root.child("data");
+  t.train = data::build_dataset(dc.child("train"));
+  t.val = dc.has("val") ? data::build_dataset(dc.child("val")) : nullptr;
+  t.loader.batch_size = dc.get<int64_t>("batch_size", 16, 1, 1 << 20);
+  t.loader.num_workers = dc.get<int>("num_workers", 2, 0, 64);
+  t.loader.prefetch = dc.get<int>("prefetch", 4, 1, 1024);
+  t.loader.seed = t.options.seed;
+  dc.allow("val");
+  dc.finish();
+  t.recipe = build_recipe(root, t.device, t.options.total_steps);
+  t.recipe->check_data(*t.train, t.val.get());
+  root.finish();
+  // The input with the arch/recipe defaults filled in.
+  t.resolved = yaml_clone(input);
+  for (const auto& kv : t.recipe->resolved_config()) t.resolved[kv.first.as<std::string>()] = kv.second;
+  return t;
+}
+
 int train(const TrainArgs& args) {
   const YAML::Node file_node = load_yaml_file(args.config_file);
   const bool resuming = !args.resume.empty();
@@ -291,32 +329,13 @@ int train(const TrainArgs& args) {
       throw ConfigError("cannot resume run '" + source_run.string() + "' with another recipe: recipe.type: " + type_of(run_cfg) +
                         " -> " + type_of(root_node) + " (" + args.config_file + "); start a new run (another --run-dir or name)");
   }
-  const YAML::Node input = yaml_clone(root_node);
-  Cfg root(root_node, "", args.config_file);
-  root.allow("_meta");
-  TrainerOptions to = TrainerOptions::from_yaml(root);
+  Training t = build_training(root_node, args.config_file);
+  const TrainerOptions& to = t.options;
   if (to.threads > 0) torch::set_num_threads(to.threads);
-  const torch::Device device = resolve_device(to.device);
-  seed_everything(to.seed);
-
-  Cfg dc = root.child("data");
-  data::DatasetPtr train_ds = data::build_dataset(dc.child("train"));
-  data::DatasetPtr val_ds = dc.has("val") ? data::build_dataset(dc.child("val")) : nullptr;
-  data::LoaderOptions lo;
-  lo.batch_size = dc.get<int64_t>("batch_size", 16, 1, 1 << 20);
-  lo.num_workers = dc.get<int>("num_workers", 2, 0, 64);
-  lo.prefetch = dc.get<int>("prefetch", 4, 1, 1024);
-  lo.seed = to.seed;
-  dc.allow("val");
-  dc.finish();
-  RecipePtr recipe = build_recipe(root, device, to.total_steps);
-  recipe->check_data(*train_ds, val_ds.get());
-  root.finish();
-
-  // The resolved config: the input with the arch/recipe defaults filled in and provenance.
-  YAML::Node resolved = yaml_clone(input);
-  YAML::Node rc = recipe->resolved_config();
-  for (const auto& kv : rc) resolved[kv.first.as<std::string>()] = kv.second;
+  const torch::Device device = t.device;
+  data::DatasetPtr train_ds = t.train, val_ds = t.val;
+  RecipePtr& recipe = t.recipe;
+  YAML::Node resolved = t.resolved;
 
   // A resumed run keeps what its checkpoints hold: architecture, data shapes, recipe and validation
   // changes are refused, each named; schedule, cadence and logging changes are applied and logged.
@@ -421,7 +440,7 @@ int train(const TrainArgs& args) {
   }
   io::EventWriter tb(run_dir.string());
   io::MetricsJsonl jsonl((run_dir / "metrics.jsonl").string());
-  data::Loader loader(train_ds, lo);
+  data::Loader loader(train_ds, t.loader);
   SignalGuard signals;
 
   const bool tty = ::isatty(STDERR_FILENO);

@@ -1,7 +1,9 @@
 """WGAN-GP on 8 Gaussians on a ring (configs/gan/wgan_gp_ring8.yaml, 10k critic steps) covers at
 least 7 of the 8 modes with at least 70% of samples within 3 std of a mode. The standard GAN with
-the same networks and optimizer (configs/gan/gan_ring8.yaml) is run too, and what it does is
-printed (documented in docs/generative.md), not asserted: it varies with the seed."""
+the same networks and optimizer (configs/gan/gan_ring8.yaml) is run too: how many modes it covers
+varies with the seed and is printed (documented in docs/generative.md); asserted are only what any
+working GAN does: it trains every step and its samples land on the data (most within 3 std of a
+mode), which a wrong loss sign or a broken generator step would not."""
 import json
 import os
 
@@ -24,5 +26,8 @@ check(last["val/modes_covered"] >= 7, f"WGAN-GP covers {last['val/modes_covered'
 check(last["val/high_quality"] >= 0.70, f"WGAN-GP high-quality samples {last['val/high_quality']:.3f} (>= 0.70)")
 
 gan = train("configs/gan/gan_ring8.yaml", os.path.join(a.work, "gan"))
-print("standard GAN ring8 (documented, not asserted):",
+print("standard GAN ring8 (mode count documented, not asserted):",
       [(r["step"], r["val/modes_covered"], round(r["val/high_quality"], 3)) for r in gan])
+check(gan[-1]["step"] == 10000, "standard GAN trained 10000 steps")
+check(gan[-1]["val/modes_covered"] >= 1, f"standard GAN covers {gan[-1]['val/modes_covered']:.0f}/8 modes (>= 1)")
+check(gan[-1]["val/high_quality"] >= 0.5, f"standard GAN high-quality samples {gan[-1]['val/high_quality']:.3f} (>= 0.5)")

@@ -23,7 +23,10 @@ class LrSchedule {
  public:
   static LrSchedule from_yaml(Cfg cfg, int64_t total_steps);
   double factor(int64_t step) const;  // multiplies the base lr
-  void apply(torch::optim::Optimizer& opt, double base_lr, int64_t step) const;
+  double lr(int64_t step) const { return base_lr * factor(step); }
+  void apply(torch::optim::Optimizer& opt, int64_t step) const;  // sets lr(step) in every param group
+
+  double base_lr = 0;  // the optimizer's configured lr (set by whoever builds both)
 
   std::string type = "constant";
   int64_t step_size = 0, warmup_steps = 0, total_steps = 0;

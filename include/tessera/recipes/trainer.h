@@ -31,6 +31,19 @@ struct TrainArgs {
   int64_t stop_after = -1;  // testing aid: stop (as if interrupted) once this step is reached
 };
 
+// Everything a config builds, every key checked (unknown keys, ranges, cross-checks): what `train`
+// runs, and what the test of every config in configs/ builds.
+struct Training {
+  TrainerOptions options;
+  torch::Device device = torch::kCPU;
+  data::DatasetPtr train, val;
+  data::LoaderOptions loader;
+  RecipePtr recipe;
+  YAML::Node resolved;  // the input with the recipe's resolved sections (no _meta yet)
+};
+// Seeds LibTorch's generators with the config's seed before building the networks.
+Training build_training(YAML::Node root, const std::string& file);
+
 // Runs a whole training from a config file. Returns the process exit code.
 int train(const TrainArgs& args);
 

@@ -1,0 +1,70 @@
+// The recipe kit's unit: one network in training. It owns the module, its optimizer, a learning-rate
+// schedule that owns its base lr, an optional EMA of the weights (with the network inference uses),
+// gradient clipping, bf16 autocast, and the save/load of all of that in checkpoints. A recipe
+// composes one (SR, autoencoders) or more (a GAN's generator and critic) and keeps only its step
+// logic: losses, which network steps when, what validation measures.
+#pragma once
+#include <torch/serialize.h>
+
+#include <memory>
+#include <string>
+
+#include "tessera/archs/net.h"
+#include "tessera/optim/optim.h"
+
+namespace tessera::recipes {
+
+struct TrainedNetOptions {
+  // Sections under `recipe` holding this network's optimizer and schedule.
+  std::string optimizer_key = "optimizer", scheduler_key = "scheduler";
+  // A family's default optimizer (YAML mapping) with the user's keys laid over it; a user `type`
+  // other than the default's replaces the defaults. Empty: the optimizer registry's defaults.
+  std::string default_optimizer;
+  double ema = 0;        // EMA decay (0: none)
+  double grad_clip = 0;  // max global gradient norm (0: none)
+  bool bf16 = false;     // autocast the forward passes run under autocast()
+  // Names in checkpoints' state.pt (kept stable so older checkpoints resume).
+  std::string state_net = "net", state_optimizer = "optimizer", state_ema = "ema";
+};
+
+class TrainedNet {
+ public:
+  // `cfg_path` names the network in errors ("network", "networks.generator").
+  TrainedNet(archs::NetPtr net, Cfg& recipe_cfg, const TrainedNetOptions& opt, int64_t total_steps, torch::Device device,
+             const std::string& cfg_path);
+
+  archs::NetImpl& net() { return *net_; }
+  const archs::NetImpl& net() const { return *net_; }
+  template <class T>
+  T& as() { return dynamic_cast<T&>(*net_); }
+
+  // One optimisation step of `loss`: zero grads, backward, clip, the schedule's lr for `step`,
+  // optimizer step, EMA update. Returns the gradient norm before clipping (measured only when
+  // clipping or `measure_norm`; else NaN).
+  double step(const torch::Tensor& loss, int64_t step, bool measure_norm = false);
+  // Sets this step's lr without stepping (for recipes that step the optimizer themselves).
+  void set_lr(int64_t step) { schedule_.apply(*optimizer_, step); }
+  double lr(int64_t step) const { return schedule_.lr(step); }
+  // bf16 autocast on the network's device when enabled, else a no-op scope.
+  optim::AutocastScope autocast() const;
+  // The weights inference uses: the EMA average copied into its own network, or the network.
+  archs::NetImpl& inference();
+  bool has_ema() const { return ema_ != nullptr; }
+  // Parameters that train (requires_grad).
+  std::vector<torch::Tensor> trainable() const;
+
+  void save(torch::serialize::OutputArchive& ar) const;
+  void load(torch::serialize::InputArchive& ar);
+  std::string summary() const;  // "adam lr 0.0001, EMA 0.999, autocast bf16"
+
+ private:
+  archs::NetPtr net_, ema_net_;
+  torch::Device device_;
+  TrainedNetOptions opt_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::string optimizer_type_;
+  optim::LrSchedule schedule_;
+  std::unique_ptr<optim::Ema> ema_;
+};
+
+}  // namespace tessera::recipes

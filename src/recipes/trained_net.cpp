@@ -1,0 +1,88 @@
+#include "tessera/recipes/trained_net.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace tessera::recipes {
+
+TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt, int64_t total_steps, torch::Device device,
+                       const std::string& cfg_path)
+    : net_(std::move(net)), device_(device), opt_(opt) {
+  net_->to(device_);
+  Cfg user = rc.child(opt_.optimizer_key, true);
+  Cfg ocfg = user;
+  if (!opt_.default_optimizer.empty()) {
+    YAML::Node merged = YAML::Load(opt_.default_optimizer);
+    if (user.has("type") && user.node()["type"].as<std::string>() != merged["type"].as<std::string>()) merged = YAML::Node(YAML::NodeType::Map);
+    for (const auto& kv : user.node()) merged[kv.first.as<std::string>()] = kv.second;
+    ocfg = Cfg(merged, user.path(), user.file());
+  }
+  optimizer_type_ = ocfg.has("type") ? ocfg.node()["type"].as<std::string>() : "adam";
+  optimizer_ = optim::build_optimizer(ocfg, trainable());
+  schedule_ = optim::LrSchedule::from_yaml(rc.child(opt_.scheduler_key, true), total_steps);
+  schedule_.base_lr = optim::base_lr(*optimizer_);
+  if (opt_.ema > 0) {
+    ema_ = std::make_unique<optim::Ema>(*net_, opt_.ema);
+    ema_net_ = archs::build_arch(Cfg(yaml_clone(net_->options_yaml()), cfg_path, rc.file()));
+    ema_net_->to(device_);
+    ema_net_->eval();
+  }
+}
+
+std::vector<torch::Tensor> TrainedNet::trainable() const {
+  std::vector<torch::Tensor> out;
+  for (auto& p : net_->parameters())
+    if (p.requires_grad()) out.push_back(p);
+  return out;
+}
+
+double TrainedNet::step(const torch::Tensor& loss, int64_t step, bool measure_norm) {
+  optimizer_->zero_grad();
+  loss.backward();
+  const double norm = opt_.grad_clip > 0 || measure_norm ? optim::clip_grad_norm(trainable(), opt_.grad_clip)
+                                                         : std::numeric_limits<double>::quiet_NaN();
+  schedule_.apply(*optimizer_, step);
+  optimizer_->step();
+  if (ema_) ema_->update(*net_);
+  return norm;
+}
+
+optim::AutocastScope TrainedNet::autocast() const { return optim::AutocastScope(device_.type(), opt_.bf16); }
+
+archs::NetImpl& TrainedNet::inference() {
+  if (!ema_) return *net_;
+  ema_->copy_to(*ema_net_);
+  return *ema_net_;
+}
+
+void TrainedNet::save(torch::serialize::OutputArchive& ar) const {
+  torch::serialize::OutputArchive net_ar, opt_ar;
+  net_->save(net_ar);
+  optimizer_->save(opt_ar);
+  ar.write(opt_.state_net, net_ar);
+  ar.write(opt_.state_optimizer, opt_ar);
+  if (ema_)
+    for (size_t i = 0; i < ema_->shadow().size(); ++i) ar.write(opt_.state_ema + "." + std::to_string(i), ema_->shadow()[i], true);
+}
+
+void TrainedNet::load(torch::serialize::InputArchive& ar) {
+  torch::serialize::InputArchive net_ar, opt_ar;
+  ar.read(opt_.state_net, net_ar);
+  ar.read(opt_.state_optimizer, opt_ar);
+  net_->load(net_ar);
+  optimizer_->load(opt_ar);
+  if (ema_)
+    for (size_t i = 0; i < ema_->shadow().size(); ++i) {
+      torch::Tensor t;
+      ar.read(opt_.state_ema + "." + std::to_string(i), t, true);
+      ema_->shadow()[i].copy_(t);
+    }
+}
+
+std::string TrainedNet::summary() const {
+  return fmt::format("{} lr {:g}{}{}{}", optimizer_type_, schedule_.base_lr, ema_ ? fmt::format(", EMA {:g}", opt_.ema) : "",
+                     opt_.grad_clip > 0 ? fmt::format(", clip {:g}", opt_.grad_clip) : "", opt_.bf16 ? ", autocast bf16" : "");
+}
+
+}  // namespace tessera::recipes
