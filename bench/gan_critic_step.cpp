@@ -6,7 +6,7 @@
 #include <string>
 
 #include "tessera/archs/generative.h"
-#include "tessera/recipes/generative.h"
+#include "tessera/losses/adversarial.h"
 
 using namespace tessera;
 
@@ -36,11 +36,12 @@ int main(int argc, char** argv) {
   o.base = base;
   o.norm = "none";
   archs::DcganCritic critic(o);
+  const losses::GradientPenalty penalty{"wgan_gp", 10.0};
   torch::optim::Adam opt(critic->parameters(), torch::optim::AdamOptions(1e-4).betas({0.0, 0.9}));
   torch::Tensor real = torch::rand({batch, channels, size, size}) * 2 - 1, fake = torch::rand({batch, channels, size, size}) * 2 - 1;
   auto step = [&] {
     torch::Tensor loss = critic->score(fake).mean() - critic->score(real).mean();
-    if (gp) loss = loss + recipes::gradient_penalty(*critic, real, fake, {}, 10.0);
+    if (gp) loss = loss + penalty([&](const torch::Tensor& x) { return critic->score(x); }, real, fake);
     opt.zero_grad();
     loss.backward();
     opt.step();

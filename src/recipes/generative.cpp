@@ -8,6 +8,7 @@
 #include "tessera/archs/checkpoint.h"
 #include "tessera/data/generative_datasets.h"
 #include "tessera/io/image_io.h"
+#include "tessera/losses/adversarial.h"
 #include "tessera/losses/losses.h"
 #include "tessera/metrics/image_quality.h"
 #include "tessera/optim/optim.h"
@@ -18,18 +19,6 @@ namespace tessera::recipes {
 using torch::indexing::Slice;
 
 // ---------------- shared pieces ----------------
-torch::Tensor gradient_penalty(archs::CriticImpl& critic, const torch::Tensor& real, const torch::Tensor& fake,
-                               const torch::Tensor& labels, double lambda, const torch::Tensor& t_in) {
-  std::vector<int64_t> shape(real.dim(), 1);
-  shape[0] = real.size(0);
-  torch::Tensor t = t_in.defined() ? t_in.view(shape) : torch::rand(shape, real.options());
-  torch::Tensor x_hat = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(true);
-  torch::Tensor score = critic.score(x_hat, labels);
-  torch::Tensor grad = torch::autograd::grad({score.sum()}, {x_hat}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
-  torch::Tensor norm = grad.flatten(1).norm(2, 1);
-  return lambda * (norm - 1).square().mean();
-}
-
 FeatureNet::FeatureNet(const std::string& checkpoint, torch::Device device) : device_(device) {
   holder_ = archs::load_net_checkpoint(checkpoint, {"classifier"}, "");
   net_ = std::dynamic_pointer_cast<archs::ClassifierImpl>(holder_);
@@ -198,14 +187,17 @@ class GanRecipe : public Recipe {
     if (family_ == "cgan" && g->num_classes() == 0)
       throw ConfigError(root.file() + ": the cgan recipe needs num_classes > 0 in both networks");
     Cfg rc = root.child("recipe");
-    loss_ = rc.get_choice("loss", def.loss, {"nonsaturating", "wasserstein"});
+    adv_ = losses::build_adversarial(rc.get<std::string>("loss", def.loss), rc.where("loss"));
+    loss_ = adv_->name();
     n_critic_ = rc.get<int64_t>("n_critic", def.n_critic, 1, 10000);
     clip_ = rc.get<double>("clip", def.clip, 0.0, 1e6);
-    gp_ = rc.get<double>("gp_lambda", def.gp, 0.0, 1e6);
+    gp_.weight = rc.get<double>("gp_lambda", def.gp, 0.0, 1e6);
+    r1_.type = "r1";
+    r1_.weight = rc.get<double>("r1_gamma", 0.0, 0.0, 1e6);
     paper_schedule_ = rc.get<bool>("wgan_schedule", false);
-    if (loss_ == "nonsaturating" && (clip_ > 0 || gp_ > 0) && family_ == "gan")
+    if (loss_ == "nonsaturating" && (clip_ > 0 || gp_.weight > 0) && family_ == "gan")
       rc.fail("loss", "clip and gp_lambda go with the wasserstein loss");
-    if (gp_ > 0) {
+    if (gp_.weight > 0 || r1_.weight > 0) {
       auto* dc = dynamic_cast<archs::DcganCriticImpl*>(c);
       if (dc && dc->opt.norm == "batch")
         spdlog::warn("{}: the gradient penalty is per sample, which batch norm in the critic breaks (Gulrajani et al. "
@@ -265,18 +257,18 @@ class GanRecipe : public Recipe {
     // Critic / discriminator step.
     torch::Tensor fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels).detach();
     torch::Tensor d_real = c.score(real, labels), d_fake = c.score(fake, labels);
-    torch::Tensor d_loss;
-    if (loss_ == "nonsaturating") {
-      d_loss = torch::softplus(-d_real).mean() + torch::softplus(d_fake).mean();
-    } else {
-      torch::Tensor w = d_real.mean() - d_fake.mean();
-      out["wasserstein"] = w.item<double>();
-      d_loss = -w;
-    }
-    if (gp_ > 0) {
-      torch::Tensor gp = gradient_penalty(c, real, fake, labels, gp_);
+    torch::Tensor d_loss = adv_->critic(d_real, d_fake);
+    if (loss_ == "wasserstein") out["wasserstein"] = -d_loss.item<double>();
+    const losses::ScoreFn score = [&](const torch::Tensor& x) { return c.score(x, labels); };
+    if (gp_.weight > 0) {
+      torch::Tensor gp = gp_(score, real, fake);
       out["gradient_penalty"] = gp.item<double>();
       d_loss = d_loss + gp;
+    }
+    if (r1_.weight > 0) {
+      torch::Tensor r1 = r1_(score, real, fake);
+      out["r1_penalty"] = r1.item<double>();
+      d_loss = d_loss + r1;
     }
     critic_->step(d_loss, step);
     if (clip_ > 0) {
@@ -288,7 +280,8 @@ class GanRecipe : public Recipe {
     if (++critic_count_ >= critic_iters_needed()) {
       torch::Tensor g_fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels);
       torch::Tensor s = c.score(g_fake, labels);
-      torch::Tensor g_loss = loss_ == "nonsaturating" ? torch::softplus(-s).mean() : -s.mean();
+      torch::Tensor s_real = adv_->generator_needs_real() ? c.score(real, labels) : torch::Tensor();
+      torch::Tensor g_loss = adv_->generator(s_real, s);
       gen_->step(g_loss, step);
       out["g_loss"] = g_loss.item<double>();  // reported on generator steps only
       ++gen_iters_;
@@ -360,7 +353,8 @@ class GanRecipe : public Recipe {
     return family_ + ": " + gen_->net().type() + " (" + std::to_string(archs::count_parameters(gen_->net())) + " params; " +
            gen_->summary() + ") vs " + critic_->net().type() + " (" + std::to_string(archs::count_parameters(critic_->net())) + "; " +
            critic_->summary() + "), " + loss_ + " loss, n_critic " + std::to_string(n_critic_) +
-           (clip_ > 0 ? ", clip " + std::to_string(clip_) : "") + (gp_ > 0 ? ", gp " + std::to_string(gp_) : "");
+           (clip_ > 0 ? ", clip " + std::to_string(clip_) : "") + (gp_.weight > 0 ? ", gp " + std::to_string(gp_.weight) : "") +
+           (r1_.weight > 0 ? ", r1 " + std::to_string(r1_.weight) : "");
   }
 
  private:
@@ -368,7 +362,9 @@ class GanRecipe : public Recipe {
   std::string family_, loss_;
   std::unique_ptr<TrainedNet> gen_, critic_;
   int64_t n_critic_ = 1, gen_iters_ = 0, critic_count_ = 0, num_eval_ = 1000, grid_ = 8;
-  double clip_ = 0, gp_ = 0;
+  double clip_ = 0;
+  losses::AdversarialPtr adv_;
+  losses::GradientPenalty gp_, r1_;
   bool paper_schedule_ = false;
   std::string feature_net_path_, best_;
   std::unique_ptr<FeatureNet> feature_;

@@ -3,6 +3,7 @@
 #include "tessera/archs/generative.h"
 #include "tessera/data/generative_datasets.h"
 #include "tessera/metrics/generative.h"
+#include "tessera/losses/adversarial.h"
 #include "tessera/recipes/generative.h"
 
 using namespace tessera;
@@ -10,6 +11,11 @@ using namespace tessera;
 namespace {
 
 archs::NetPtr build(const std::string& yaml) { return archs::build_arch(Cfg(YAML::Load(yaml), "network", "test")); }
+
+torch::Tensor wgan_gp(archs::CriticImpl& critic, const torch::Tensor& real, const torch::Tensor& fake, double lambda, const torch::Tensor& t) {
+  losses::GradientPenalty gp{"wgan_gp", lambda};
+  return gp([&](const torch::Tensor& x) { return critic.score(x); }, real, fake, t);
+}
 
 }  // namespace
 
@@ -19,7 +25,7 @@ TEST_CASE("the gradient penalty equals a finite-difference computation on a tiny
   auto real = torch::randn({4, 2}, torch::kFloat64), fake = torch::randn({4, 2}, torch::kFloat64);
   auto t = torch::rand({4}, torch::kFloat64);
   const double lambda = 10;
-  double got = recipes::gradient_penalty(*critic, real, fake, {}, lambda, t).item<double>();
+  double got = wgan_gp(*critic, real, fake, lambda, t).item<double>();
   // Independent: central differences of the critic at each interpolate.
   torch::NoGradGuard ng;
   auto x_hat = t.view({4, 1}) * real + (1 - t.view({4, 1})) * fake;
@@ -44,7 +50,7 @@ TEST_CASE("the gradient penalty backpropagates into the critic (double backward)
   critic->to(torch::kFloat64);
   auto real = torch::randn({3, 2}, torch::kFloat64), fake = torch::randn({3, 2}, torch::kFloat64);
   auto t = torch::rand({3}, torch::kFloat64);
-  auto gp = recipes::gradient_penalty(*critic, real, fake, {}, 10, t);
+  auto gp = wgan_gp(*critic, real, fake, 10, t);
   gp.backward();
   // d gp / d w for one weight, against a finite difference of the penalty's value.
   torch::Tensor w = critic->parameters()[0];
@@ -54,13 +60,13 @@ TEST_CASE("the gradient penalty backpropagates into the critic (double backward)
   double up;
   {
     torch::AutoGradMode on(true);
-    up = recipes::gradient_penalty(*critic, real, fake, {}, 10, t).item<double>();
+    up = wgan_gp(*critic, real, fake, 10, t).item<double>();
   }
   w[0][0] -= 2 * h;
   double down;
   {
     torch::AutoGradMode on(true);
-    down = recipes::gradient_penalty(*critic, real, fake, {}, 10, t).item<double>();
+    down = wgan_gp(*critic, real, fake, 10, t).item<double>();
   }
   REQUIRE(analytic == Approx((up - down) / (2 * h)).epsilon(1e-5));
 }
@@ -165,4 +171,47 @@ recipe: {type: cgan, loss: wasserstein, gp_lambda: 10, n_critic: 2}
   }
   Cfg bad(YAML::Load("name: t\nnetworks: {generator: {type: dcgan_generator, image_size: 8}, critic: {type: dcgan_critic, image_size: 8}}\nrecipe: {type: cgan}"), "", "t.yaml");
   REQUIRE_THROWS_WITH(recipes::build_recipe(bad, torch::kCPU, 10), Catch::Matchers::Contains("num_classes"));
+}
+
+TEST_CASE("R1 equals gamma/2 times the squared input-gradient norm at the real samples (finite differences)", "[gan][gp]") {
+  auto critic = std::dynamic_pointer_cast<archs::CriticImpl>(build("{type: mlp_critic, hidden: 5, layers: 2}"));
+  critic->to(torch::kFloat64);
+  auto real = torch::randn({4, 2}, torch::kFloat64), fake = torch::randn({4, 2}, torch::kFloat64);
+  losses::GradientPenalty r1{"r1", 3.0};
+  const double got = r1([&](const torch::Tensor& x) { return critic->score(x); }, real, fake).item<double>();
+  torch::NoGradGuard ng;
+  const double h = 1e-6;
+  double expected = 0;
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 2; ++j) {
+      auto xp = real[i].clone().unsqueeze(0), xm = real[i].clone().unsqueeze(0);
+      xp[0][j] += h;
+      xm[0][j] -= h;
+      const double d = (critic->score(xp) - critic->score(xm)).item<double>() / (2 * h);
+      expected += 0.5 * 3.0 * d * d / 4;
+    }
+  REQUIRE(got == Approx(expected).epsilon(1e-6));
+}
+
+TEST_CASE("the adversarial recipe trains with every registered adversarial loss and R1", "[gan][losses]") {
+  for (const char* loss : {"nonsaturating", "lsgan", "hinge", "wasserstein", "relativistic"}) {
+    INFO(loss);
+    YAML::Node root = YAML::Load(std::string(R"(
+name: t
+networks:
+  generator: {type: mlp_generator, latent_dim: 2, hidden: 8, layers: 2}
+  critic: {type: mlp_critic, hidden: 8, layers: 2}
+recipe: {type: wgan_gp, gp_lambda: 0, r1_gamma: 1, n_critic: 1, loss: )") + loss + "}\n");
+    Cfg cfg(root, "", "t.yaml");
+    auto recipe = recipes::build_recipe(cfg, torch::kCPU, 10);
+    data::Batch batch{{"point", torch::randn({16, 2})}};
+    for (int step = 0; step < 3; ++step) {
+      auto s = recipe->train_step(batch, step);
+      REQUIRE(std::isfinite(s.at("d_loss")));
+      REQUIRE(std::isfinite(s.at("g_loss")));
+      REQUIRE(s.count("r1_penalty"));
+    }
+  }
+  Cfg bad(YAML::Load("name: t\nnetworks: {generator: {type: mlp_generator}, critic: {type: mlp_critic}}\nrecipe: {type: gan, loss: hinj}"), "", "t.yaml");
+  REQUIRE_THROWS_WITH(recipes::build_recipe(bad, torch::kCPU, 10), Catch::Matchers::Contains("hinge"));
 }

@@ -5,6 +5,10 @@
 //   forward CKPT IN.safetensors OUT.safetensors -> network output "y" for input "x"
 //   generate CKPT IN.safetensors OUT.safetensors -> generator/decoder output "y" for "z" (and "label")
 //   fid A.safetensors B.safetensors         -> FID between the "f" features of the two files
+//   adversarial NAME IN OUT                 -> for scores "real", "fake": "critic", "generator" and
+//                                              their gradients "critic_d_real", ..., "generator_d_fake"
+//   tv IN OUT                               -> "tv", "tv_squared", "tv_d_x" for images "x"
+//   gram IN OUT                             -> "gram" of features "f"
 #include <cstdio>
 #include <iostream>
 
@@ -14,6 +18,7 @@
 #include "tessera/core/config.h"
 #include "tessera/data/resize.h"
 #include "tessera/io/image_io.h"
+#include "tessera/losses/adversarial.h"
 #include "tessera/metrics/image_quality.h"
 
 using namespace tessera;
@@ -68,6 +73,32 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "fid") {
       auto x = io::load_safetensors(a[1]), y = io::load_safetensors(a[2]);
       std::printf("%.10f\n", metrics::frechet_distance(metrics::gaussian_fit(*x.find("f")), metrics::gaussian_fit(*y.find("f"))));
+      return 0;
+    }
+    if (a.size() == 4 && a[0] == "adversarial") {
+      auto in = io::load_safetensors(a[2]);
+      auto loss = losses::build_adversarial(a[1], "helper");
+      io::TensorFile out;
+      for (const std::string side : {"critic", "generator"}) {
+        torch::Tensor r = in.find("real")->clone().requires_grad_(true), f = in.find("fake")->clone().requires_grad_(true);
+        torch::Tensor v = side == "critic" ? loss->critic(r, f) : loss->generator(r, f);
+        v.backward();
+        out.tensors.emplace_back(side, v.detach());
+        out.tensors.emplace_back(side + "_d_real", r.grad().defined() ? r.grad() : torch::zeros_like(r));
+        out.tensors.emplace_back(side + "_d_fake", f.grad().defined() ? f.grad() : torch::zeros_like(f));
+      }
+      io::save_safetensors(a[3], out);
+      return 0;
+    }
+    if (a.size() == 3 && a[0] == "tv") {
+      torch::Tensor x = io::load_safetensors(a[1]).find("x")->clone().requires_grad_(true);
+      torch::Tensor tv = losses::total_variation(x);
+      tv.backward();
+      io::save_safetensors(a[2], {{{"tv", tv.detach()}, {"tv_squared", losses::total_variation(x.detach(), true)}, {"tv_d_x", x.grad()}}, {}});
+      return 0;
+    }
+    if (a.size() == 3 && a[0] == "gram") {
+      io::save_safetensors(a[2], {{{"gram", losses::gram_matrix(io::load_safetensors(a[1]).find("f")->clone())}}, {}});
       return 0;
     }
     std::cerr << "usage: see tests/support/helper.cpp\n";

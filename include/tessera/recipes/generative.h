@@ -8,11 +8,6 @@
 
 namespace tessera::recipes {
 
-// lambda * (||grad_x D(x_hat)||_2 - 1)^2 averaged over the batch, x_hat = t x_real + (1 - t) x_fake
-// with t ~ U[0,1] per sample; built with create_graph so it backpropagates into D (double backward).
-torch::Tensor gradient_penalty(archs::CriticImpl& critic, const torch::Tensor& real, const torch::Tensor& fake,
-                               const torch::Tensor& labels, double lambda, const torch::Tensor& t = {});
-
 // A feature network for FID/IS and class accuracy: a tessera classifier checkpoint, or InceptionV3
 // converted with scripts/convert_inception.py (pool3 features; images resized to 299 and mapped to [-1,1]).
 class FeatureNet {
