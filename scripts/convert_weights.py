@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Converts PyTorch SR checkpoints (.pth) into tessera weight files (safetensors + arch metadata).
+"""Converts PyTorch checkpoints (.pth) into tessera weight files (safetensors + arch metadata).
 
 .pth files are pickles that LibTorch cannot read, so this runs in Python (the venv that
 scripts/bootstrap.sh makes):
@@ -12,6 +12,9 @@ Supported layouts (the arch size is read from the weights):
   --arch wdsr      the official WDSR code (head/body/tail/skip with weight_g/weight_v); --variant a|b
   --arch srresnet  tessera's own layout (for weights exported from tests/python/reference_archs.py)
   --arch espcn     conv1/conv2/conv3
+  --arch vgg       torchvision's VGG16/VGG19 (vgg16-397923af.pth, vgg19-dcbb9e9d.pth; the depth is read
+                   from the weights, the classifier is dropped): the feature network of style
+                   transfer and perceptual losses. No --scale.
 """
 import argparse
 import re
@@ -55,8 +58,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--arch", required=True, choices=["edsr", "wdsr", "srresnet", "espcn"])
-    p.add_argument("--scale", type=int, required=True)
+    p.add_argument("--arch", required=True, choices=["edsr", "wdsr", "srresnet", "espcn", "vgg"])
+    p.add_argument("--scale", type=int, help="upscale factor (SR archs)")
     p.add_argument("--key", help="dict key holding the state dict (default: params_ema, params, state_dict, model)")
     p.add_argument("--res-scale", type=float, default=None, help="EDSR/WDSR residual scaling (EDSR full: 0.1)")
     p.add_argument("--variant", choices=["a", "b"], default="a", help="WDSR variant")
@@ -69,6 +72,19 @@ def main():
         obj = load_file(a.input)
     sd = {re.sub(r"^module\.", "", k): (v.float() if v.is_floating_point() else v).contiguous()
           for k, v in unwrap(obj, a.key).items() if isinstance(v, torch.Tensor)}
+    if a.arch == "vgg":
+        sd = {k: v for k, v in sd.items() if k.startswith("features.")}
+        convs = sorted({int(k.split(".")[1]) for k in sd if k.endswith(".weight")})
+        if len(convs) not in (13, 16):
+            raise SystemExit(f"{a.input}: {len(convs)} convolutions in features.*: not torchvision's VGG16 (13) or VGG19 (16)")
+        opts = {"type": "vgg", "depth": 16 if len(convs) == 13 else 19, "use_input_norm": True, "range_norm": False, "pooling": "max"}
+        meta = {"format": "pt", "tessera.arch": yaml.safe_dump(opts, sort_keys=False), "tessera.type": "vgg",
+                "tessera.task": "feature_extractor", "tessera.scale": "1", "tessera.converted_from": a.input}
+        save_file(sd, a.output, metadata=meta)
+        print(f"wrote {a.output}: VGG{opts['depth']} features ({len(sd)} tensors)", file=sys.stderr)
+        return
+    if a.scale is None:
+        p.error(f"--arch {a.arch} needs --scale")
     opts = {"type": a.arch, "scale": a.scale}
     if a.arch == "edsr":
         if "head.0.weight" in sd:

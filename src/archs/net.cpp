@@ -3,6 +3,7 @@
 #include "tessera/archs/generative.h"
 #include "tessera/archs/inception.h"
 #include "tessera/archs/sr.h"
+#include "tessera/archs/vgg.h"
 
 namespace tessera::archs {
 
@@ -17,6 +18,7 @@ void register_builtin_archs() {
   register_sr_archs(r);
   register_generative_archs(r);
   register_inception_arch(r);
+  register_vgg_arch(r);
 }
 
 NetPtr build_arch(Cfg cfg) {

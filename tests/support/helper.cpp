@@ -9,11 +9,13 @@
 //                                              their gradients "critic_d_real", ..., "generator_d_fake"
 //   tv IN OUT                               -> "tv", "tv_squared", "tv_d_x" for images "x"
 //   gram IN OUT                             -> "gram" of features "f"
+//   vgg WEIGHTS|random DEPTH IN OUT         -> every tap of the feature VGG for images "x" (names as keys)
 #include <cstdio>
 #include <iostream>
 
 #include "tessera/archs/checkpoint.h"
 #include "tessera/archs/generative.h"
+#include "tessera/archs/vgg.h"
 #include "tessera/metrics/generative.h"
 #include "tessera/core/config.h"
 #include "tessera/data/resize.h"
@@ -99,6 +101,19 @@ int main(int argc, char** argv) {
     }
     if (a.size() == 3 && a[0] == "gram") {
       io::save_safetensors(a[2], {{{"gram", losses::gram_matrix(io::load_safetensors(a[1]).find("f")->clone())}}, {}});
+      return 0;
+    }
+    if (a.size() == 5 && a[0] == "vgg") {
+      YAML::Node n;
+      n["weights"] = a[1];
+      n["depth"] = std::stoi(a[2]);
+      archs::Vgg vgg = archs::build_feature_vgg(Cfg(n, "features", "helper"));
+      torch::NoGradGuard ng;
+      const auto& names = vgg->tap_names();
+      auto f = vgg->features(io::load_safetensors(a[3]).find("x")->clone(), {names.begin(), names.end()});
+      io::TensorFile out;
+      for (auto& [k, v] : f) out.tensors.emplace_back(k, v);
+      io::save_safetensors(a[4], out);
       return 0;
     }
     std::cerr << "usage: see tests/support/helper.cpp\n";

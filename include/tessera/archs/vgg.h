@@ -1,0 +1,55 @@
+// VGG16 / VGG19 (Simonyan & Zisserman 2015) as a feature network for perceptual and style losses,
+// with torchvision's parameter names (features.N.weight) so its converted weights load as they are.
+// Named taps follow the paper's layer names: conv1_1, relu1_1, ..., pool1, ..., conv5_4, relu5_4,
+// pool5 (VGG16 stops at conv5_3). Inputs are RGB in [0, 1] (or [-1, 1] with range_norm); the
+// ImageNet normalisation torchvision's weights expect is applied inside (use_input_norm), as in
+// BasicSR's VGGFeatureExtractor.
+#pragma once
+#include <map>
+#include <set>
+
+#include "tessera/archs/net.h"
+
+namespace tessera::archs {
+
+struct VggOptions {
+  int64_t depth = 19;            // 16 | 19
+  bool use_input_norm = true;    // subtract the ImageNet mean, divide by its std
+  bool range_norm = false;       // inputs in [-1, 1]: map to [0, 1] first
+  std::string pooling = "max";   // max | avg (Gatys et al. prefer average pooling)
+  static VggOptions from_yaml(Cfg& c);
+  YAML::Node to_yaml() const;
+};
+
+class VggImpl : public NetImpl {
+ public:
+  explicit VggImpl(VggOptions o);
+  // Every tap in `taps` (names as above), computed up to the deepest one requested.
+  std::map<std::string, torch::Tensor> features(const torch::Tensor& x, const std::set<std::string>& taps);
+  torch::Tensor forward(torch::Tensor x) override;  // the last conv stage's output (pool5)
+  std::string type() const override { return "vgg"; }
+  std::string task() const override { return "feature_extractor"; }
+  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  // The tap names in network order.
+  const std::vector<std::string>& tap_names() const { return names_; }
+  // Seeded He (Kaiming normal, fan-out, as torchvision's init) weights and zero biases.
+  void randomise(uint64_t seed);
+
+  VggOptions opt;
+  torch::nn::Sequential features_seq{nullptr};  // registered as "features"
+
+ private:
+  std::vector<std::string> names_;  // one per features child
+  torch::Tensor mean_, std_;
+};
+TORCH_MODULE(Vgg);
+
+// The feature network of a loss: {depth, weights: random | PATH, seed, use_input_norm, range_norm,
+// pooling}. `weights: random` is the explicit choice of a seeded random VGG; a PATH must be a VGG
+// converted with scripts/convert_weights.py (a missing file is an error that says how). The
+// network is frozen (no gradients to its weights) and in eval mode.
+Vgg build_feature_vgg(Cfg cfg);
+
+void register_vgg_arch(ArchRegistry& r);
+
+}  // namespace tessera::archs

@@ -1,0 +1,125 @@
+#include "tessera/archs/vgg.h"
+
+#include <filesystem>
+
+#include "tessera/archs/checkpoint.h"
+
+namespace tessera::archs {
+
+VggOptions VggOptions::from_yaml(Cfg& c) {
+  VggOptions o;
+  o.depth = c.get<int64_t>("depth", o.depth);
+  if (o.depth != 16 && o.depth != 19) c.fail("depth", "must be 16 or 19");
+  o.use_input_norm = c.get<bool>("use_input_norm", o.use_input_norm);
+  o.range_norm = c.get<bool>("range_norm", o.range_norm);
+  o.pooling = c.get_choice("pooling", o.pooling, {"max", "avg"});
+  c.finish();
+  return o;
+}
+
+YAML::Node VggOptions::to_yaml() const {
+  YAML::Node n;
+  n["type"] = "vgg";
+  n["depth"] = depth;
+  n["use_input_norm"] = use_input_norm;
+  n["range_norm"] = range_norm;
+  n["pooling"] = pooling;
+  return n;
+}
+
+VggImpl::VggImpl(VggOptions o) : opt(std::move(o)) {
+  // torchvision's cfgs "D" (VGG16) and "E" (VGG19): convs per stage, then a 2x2 pool.
+  const std::vector<int64_t> convs = opt.depth == 16 ? std::vector<int64_t>{2, 2, 3, 3, 3} : std::vector<int64_t>{2, 2, 4, 4, 4};
+  const int64_t widths[] = {64, 128, 256, 512, 512};
+  features_seq = torch::nn::Sequential();
+  int64_t in = 3;
+  for (int stage = 0; stage < 5; ++stage) {
+    for (int64_t k = 0; k < convs[stage]; ++k) {
+      const std::string id = std::to_string(stage + 1) + "_" + std::to_string(k + 1);
+      features_seq->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, widths[stage], 3).padding(1)));
+      names_.push_back("conv" + id);
+      features_seq->push_back(torch::nn::ReLU());
+      names_.push_back("relu" + id);
+      in = widths[stage];
+    }
+    if (opt.pooling == "max") features_seq->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2).stride(2)));
+    else features_seq->push_back(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(2).stride(2)));
+    names_.push_back("pool" + std::to_string(stage + 1));
+  }
+  register_module("features", features_seq);
+  mean_ = torch::tensor({0.485, 0.456, 0.406}, torch::kFloat32).view({1, 3, 1, 1});
+  std_ = torch::tensor({0.229, 0.224, 0.225}, torch::kFloat32).view({1, 3, 1, 1});
+}
+
+std::map<std::string, torch::Tensor> VggImpl::features(const torch::Tensor& input, const std::set<std::string>& taps) {
+  int64_t last = -1;
+  for (const auto& t : taps) {
+    auto it = std::find(names_.begin(), names_.end(), t);
+    if (it == names_.end()) {
+      std::string known;
+      for (const auto& n : names_) known += (known.empty() ? "" : ", ") + n;
+      const std::string near = nearest(t, names_);
+      throw ConfigError("VGG" + std::to_string(opt.depth) + " has no layer '" + t + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                        " (layers: " + known + ")");
+    }
+    last = std::max<int64_t>(last, it - names_.begin());
+  }
+  torch::Tensor x = input;
+  if (opt.range_norm) x = (x + 1) / 2;
+  if (opt.use_input_norm) x = (x - mean_.to(x.device(), x.scalar_type())) / std_.to(x.device(), x.scalar_type());
+  std::map<std::string, torch::Tensor> out;
+  for (int64_t i = 0; i <= last; ++i) {
+    x = (features_seq->begin() + i)->forward(x);
+    if (taps.count(names_[i])) out[names_[i]] = x;
+  }
+  return out;
+}
+
+torch::Tensor VggImpl::forward(torch::Tensor x) { return features(x, {names_.back()}).at(names_.back()); }
+
+void VggImpl::randomise(uint64_t seed) {
+  torch::NoGradGuard ng;
+  torch::Generator g = at::detail::createCPUGenerator(seed);
+  for (auto& p : named_parameters()) {
+    torch::Tensor& t = p.value();
+    if (t.dim() == 4) {
+      const double fan_out = static_cast<double>(t.size(0) * t.size(2) * t.size(3));
+      t.copy_(torch::randn(t.sizes(), g, t.options().device(torch::kCPU)) * std::sqrt(2.0 / fan_out));
+    } else {
+      t.zero_();
+    }
+  }
+}
+
+Vgg build_feature_vgg(Cfg c) {
+  const std::string weights = c.req<std::string>("weights");
+  const uint64_t seed = c.get<uint64_t>("seed", 0);
+  Vgg net(VggOptions::from_yaml(c));
+  if (weights == "random") {
+    net->randomise(seed);
+  } else {
+    if (!std::filesystem::exists(weights))
+      c.fail("weights", "'" + weights + "' does not exist. tessera cannot download weights: get torchvision's vgg19-dcbb9e9d.pth "
+                        "(or vgg16-397923af.pth) and convert it with `scripts/convert_weights.py vgg19-dcbb9e9d.pth vgg19.safetensors "
+                        "--arch vgg`, or choose `weights: random` (a seeded random VGG, see docs/style_transfer.md)");
+    io::TensorFile f = io::load_safetensors(weights);
+    io::TensorFile features;
+    features.metadata = f.metadata;
+    for (auto& [name, t] : f.tensors)
+      if (name.rfind("features.", 0) == 0) features.tensors.emplace_back(name, t);
+    load_net_weights(*net, features, weights);
+  }
+  net->eval();
+  for (auto& p : net->parameters()) p.set_requires_grad(false);
+  return net;
+}
+
+void register_vgg_arch(ArchRegistry& r) {
+  r.add("vgg", [](Cfg& c) -> NetPtr {
+    auto v = std::make_shared<VggImpl>(VggOptions::from_yaml(c));
+    v->randomise(0);
+    return v;
+  });
+}
+
+}  // namespace tessera::archs
