@@ -15,5 +15,6 @@ Run add_upscale(CLI::App& app);
 Run add_export(CLI::App& app);
 Run add_info(CLI::App& app);
 Run add_sample(CLI::App& app);
+Run add_stylize(CLI::App& app);
 
 }  // namespace tessera::cli

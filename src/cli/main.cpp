@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add("eval", "Evaluate a checkpoint (PSNR/SSIM against bicubic)", tessera::cli::add_eval);
   add("upscale", "Upscale an image or a folder of images", tessera::cli::add_upscale);
   add("sample", "Write samples, a grid or interpolations from a generator or VAE", tessera::cli::add_sample);
+  add("stylize", "Neural style transfer by optimisation (Gatys et al.)", tessera::cli::add_stylize);
   add("export", "Export a checkpoint to ONNX", tessera::cli::add_export);
   add("info", "Print library versions, devices and CPU features", tessera::cli::add_info);
   if (argc >= 2 && argv[1][0] != '-') {

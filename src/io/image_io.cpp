@@ -128,6 +128,22 @@ torch::Tensor rgb_to_gray(const torch::Tensor& rgb) {
   return (0.299 * rgb.select(-3, 0) + 0.587 * rgb.select(-3, 1) + 0.114 * rgb.select(-3, 2)).unsqueeze(-3);
 }
 
+torch::Tensor rgb_to_ycbcr(const torch::Tensor& rgb) {
+  TORCH_CHECK(rgb.dim() >= 3 && rgb.size(-3) == 3, "rgb_to_ycbcr expects 3 channels at dim -3, got ", rgb.sizes());
+  torch::Tensor r = rgb.select(-3, 0), g = rgb.select(-3, 1), b = rgb.select(-3, 2);
+  torch::Tensor y = 0.299 * r + 0.587 * g + 0.114 * b;
+  torch::Tensor cb = 0.5 + (b - y) / 1.772, cr = 0.5 + (r - y) / 1.402;
+  return torch::stack({y, cb, cr}, -3);
+}
+
+torch::Tensor ycbcr_to_rgb(const torch::Tensor& ycc) {
+  TORCH_CHECK(ycc.dim() >= 3 && ycc.size(-3) == 3, "ycbcr_to_rgb expects 3 channels at dim -3, got ", ycc.sizes());
+  torch::Tensor y = ycc.select(-3, 0), cb = ycc.select(-3, 1) - 0.5, cr = ycc.select(-3, 2) - 0.5;
+  torch::Tensor r = y + 1.402 * cr, b = y + 1.772 * cb;
+  torch::Tensor g = (y - 0.299 * r - 0.114 * b) / 0.587;
+  return torch::stack({r, g, b}, -3);
+}
+
 torch::Tensor quantize(const torch::Tensor& x, int bit_depth) {
   const double maxv = bit_depth == 16 ? 65535.0 : 255.0;
   return (x.clamp(0, 1) * maxv).round() / maxv;

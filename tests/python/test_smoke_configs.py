@@ -1,6 +1,8 @@
-"""Every *_smoke.yaml in configs/ trains for real from the repository root with one command: exit 0,
-finite losses that were logged, a validation (metrics, or sample images for GANs without a feature
-network), a checkpoint whose weights load with safetensors."""
+"""Every *_smoke.yaml in configs/ runs for real from the repository root with one command. Training
+configs: exit 0, finite losses that were logged, a validation (metrics, or sample images for GANs
+without a feature network), a checkpoint whose weights load with safetensors. Style-transfer
+configs (configs/style/gatys*.yaml, for `tessera stylize`): exit 0, an output image, a logged style
+loss that fell."""
 import glob
 import json
 import math
@@ -16,6 +18,14 @@ check(len(smokes) >= 7, f"{len(smokes)} smoke configs")
 for cfg in smokes:
     name = os.path.basename(cfg)[:-5]
     run_dir = os.path.join(a.work, name)
+    if os.path.basename(cfg).startswith("gatys"):
+        out = os.path.join(a.work, name + ".png")
+        run([a.tessera, "stylize", "--config", cfg, "--content", "datasets/skimage/val/chelsea.png",
+             "--style", "datasets/skimage/train/brick.png", "--output", out, "--run-dir", run_dir], cwd=a.source)
+        rows = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+        check(os.path.exists(out) and rows[-1]["style/style"] < rows[0]["style/style"],
+              f"{name}: stylised, style loss {rows[0]['style/style']:.4g} -> {rows[-1]['style/style']:.4g}")
+        continue
     run([a.tessera, "train", cfg, "--run-dir", run_dir], cwd=a.source)
     rows = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
     train = [v for r in rows for k, v in r.items() if k.startswith("train/") and "loss" in k]

@@ -33,6 +33,10 @@ bool is_image_file(const std::string& path);
 // RGB -> one luma channel (ITU-R BT.601 weights, as OpenCV's RGB2GRAY), on dim -3 of [3,H,W] or [N,3,H,W].
 torch::Tensor rgb_to_gray(const torch::Tensor& rgb);
 
+// Full-range BT.601 YCbCr (JPEG's), all three in [0, 1] (Cb, Cr centred on 0.5), on dim -3.
+torch::Tensor rgb_to_ycbcr(const torch::Tensor& rgb);
+torch::Tensor ycbcr_to_rgb(const torch::Tensor& ycc);
+
 // float [0,1] -> values on the 2^bits-1 grid (what saving and reloading would give).
 torch::Tensor quantize(const torch::Tensor& x, int bit_depth = 8);
 

@@ -1,0 +1,21 @@
+// Losses on feature maps of a frozen feature network (VGG): the content (perceptual) loss and the
+// Gram-matrix style loss of Gatys et al. and Johnson et al., layer by layer with a weight each.
+#pragma once
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+
+namespace tessera::losses {
+
+using FeatureMap = std::map<std::string, torch::Tensor>;
+using LayerWeights = std::map<std::string, double>;
+
+// sum_l w_l * mse(x_l, target_l); with `normalize`, each layer's term is divided by the mean square
+// of its target, so layers weigh alike whatever the scale of their activations (He, Wang & Hopcroft
+// 2016 make random VGGs usable this way). Targets broadcast over the batch.
+torch::Tensor content_loss(const FeatureMap& x, const FeatureMap& target, const LayerWeights& w, bool normalize);
+// sum_l w_l * mse(gram(x_l), target_gram_l) (gram_matrix normalised by C*H*W), same normalisation.
+torch::Tensor style_loss(const FeatureMap& x, const FeatureMap& target_grams, const LayerWeights& w, bool normalize);
+
+}  // namespace tessera::losses
