@@ -12,6 +12,9 @@ Supported layouts (the arch size is read from the weights):
   --arch wdsr      the official WDSR code (head/body/tail/skip with weight_g/weight_v); --variant a|b
   --arch srresnet  tessera's own layout (for weights exported from tests/python/reference_archs.py)
   --arch espcn     conv1/conv2/conv3
+  --arch transformer_net
+                   pytorch/examples fast_neural_style's saved models (candy.pth, mosaic.pth, ...):
+                   the legacy instance-norm running_mean/running_var keys are dropped. No --scale.
   --arch vgg       torchvision's VGG16/VGG19 (vgg16-397923af.pth, vgg19-dcbb9e9d.pth; the depth is read
                    from the weights, the classifier is dropped): the feature network of style
                    transfer and perceptual losses. No --scale.
@@ -58,7 +61,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--arch", required=True, choices=["edsr", "wdsr", "srresnet", "espcn", "vgg"])
+    p.add_argument("--arch", required=True, choices=["edsr", "wdsr", "srresnet", "espcn", "vgg", "transformer_net"])
     p.add_argument("--scale", type=int, help="upscale factor (SR archs)")
     p.add_argument("--key", help="dict key holding the state dict (default: params_ema, params, state_dict, model)")
     p.add_argument("--res-scale", type=float, default=None, help="EDSR/WDSR residual scaling (EDSR full: 0.1)")
@@ -82,6 +85,17 @@ def main():
                 "tessera.task": "feature_extractor", "tessera.scale": "1", "tessera.converted_from": a.input}
         save_file(sd, a.output, metadata=meta)
         print(f"wrote {a.output}: VGG{opts['depth']} features ({len(sd)} tensors)", file=sys.stderr)
+        return
+    if a.arch == "transformer_net":
+        sd = {k: v for k, v in sd.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+        if "conv1.conv2d.weight" not in sd or "deconv3.conv2d.weight" not in sd:
+            raise SystemExit(f"{a.input} does not look like a fast_neural_style TransformerNet state dict")
+        opts = {"type": "transformer_net", "base": int(sd["conv1.conv2d.weight"].shape[0]),
+                "num_res": len({k.split(".")[0] for k in sd if re.match(r"res\d+\.", k)}), "pixel_range": 255.0}
+        meta = {"format": "pt", "tessera.arch": yaml.safe_dump(opts, sort_keys=False), "tessera.type": "transformer_net",
+                "tessera.task": "image_to_image", "tessera.scale": "1", "tessera.converted_from": a.input}
+        save_file(sd, a.output, metadata=meta)
+        print(f"wrote {a.output}: transformer_net {opts}", file=sys.stderr)
         return
     if a.scale is None:
         p.error(f"--arch {a.arch} needs --scale")

@@ -3,6 +3,7 @@
 #include "tessera/archs/generative.h"
 #include "tessera/archs/inception.h"
 #include "tessera/archs/sr.h"
+#include "tessera/archs/style.h"
 #include "tessera/archs/vgg.h"
 
 namespace tessera::archs {
@@ -19,6 +20,7 @@ void register_builtin_archs() {
   register_generative_archs(r);
   register_inception_arch(r);
   register_vgg_arch(r);
+  register_style_archs(r);
 }
 
 NetPtr build_arch(Cfg cfg) {

@@ -11,7 +11,7 @@ using Run = std::function<int()>;
 
 Run add_train(CLI::App& app);
 Run add_eval(CLI::App& app);
-Run add_upscale(CLI::App& app);
+Run add_apply(CLI::App& app);  // also `upscale`
 Run add_export(CLI::App& app);
 Run add_info(CLI::App& app);
 Run add_sample(CLI::App& app);

@@ -21,14 +21,19 @@ int main(int argc, char** argv) {
   };
   add("train", "Train a model from a YAML config", tessera::cli::add_train);
   add("eval", "Evaluate a checkpoint (PSNR/SSIM against bicubic)", tessera::cli::add_eval);
-  add("upscale", "Upscale an image or a folder of images", tessera::cli::add_upscale);
+  add("apply", "Run an image-to-image network (upscaler, style network) on an image or a folder",
+      tessera::cli::add_apply);
+  commands.back().first->alias("upscale");
   add("sample", "Write samples, a grid or interpolations from a generator or VAE", tessera::cli::add_sample);
   add("stylize", "Neural style transfer by optimisation (Gatys et al.)", tessera::cli::add_stylize);
   add("export", "Export a checkpoint to ONNX", tessera::cli::add_export);
   add("info", "Print library versions, devices and CPU features", tessera::cli::add_info);
   if (argc >= 2 && argv[1][0] != '-') {
     std::vector<std::string> names;
-    for (auto& [sub, run] : commands) names.push_back(sub->get_name());
+    for (auto& [sub, run] : commands) {
+      names.push_back(sub->get_name());
+      for (const auto& al : sub->get_aliases()) names.push_back(al);
+    }
     if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
       std::string list, near = tessera::nearest(argv[1], names);
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;

@@ -1,5 +1,7 @@
 #include "tessera/data/dataset.h"
 
+#include "tessera/data/image_folder.h"
+
 #include "tessera/core/runtime.h"
 #include "tessera/data/generative_datasets.h"
 #include "tessera/data/sr_dataset.h"
@@ -113,6 +115,7 @@ void register_builtin_datasets() {
   if (r.contains("sr_folder")) return;
   r.add("sr_folder", [](Cfg& c) -> DatasetPtr { return std::make_shared<SrFolderDataset>(SrFolderOptions::from_yaml(c)); });
   register_generative_datasets(r);
+  register_image_folder_dataset(r);
 }
 
 DatasetPtr build_dataset(Cfg cfg) {

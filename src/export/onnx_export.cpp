@@ -4,6 +4,7 @@
 
 #include "tessera/archs/generative.h"
 #include "tessera/archs/sr.h"
+#include "tessera/archs/style.h"
 #include "tessera/build_info.h"
 #include "tessera/core/config.h"
 #include "tessera/io/files.h"
@@ -223,6 +224,55 @@ void register_builtin_emitters() {
     h = g.add_node("Reshape", {h, g.add_initializer_i64(p + "fc_shape", {4}, shape)}, p + "fc_map");
     h = g.add_node("Relu", {emit(g, *d.up1, h, p + "up1")}, p + "up1_relu");
     return g.add_node("Sigmoid", {emit(g, *d.up2, h, p + "up2")}, p + "image");
+  });
+  // The feed-forward style network: reflection Pad + strided Conv, InstanceNormalization, nearest
+  // Resize, and a final Slice back to the input's size (the network's own crop).
+  register_emitter(typeid(archs::ConvLayerImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& c = as<archs::ConvLayerImpl>(m);
+    std::string y = x;
+    if (c.upsample > 1) {
+      const float scales[4] = {1.0f, 1.0f, static_cast<float>(c.upsample), static_cast<float>(c.upsample)};
+      y = g.add_node("Resize", {y, "", g.add_initializer(p + ".scales", {4}, scales)}, p + ".upsample",
+                     {{"mode", std::string("nearest")}, {"coordinate_transformation_mode", std::string("asymmetric")},
+                      {"nearest_mode", std::string("floor")}});
+    }
+    const int64_t k = c.kernel, pad = k / 2, pads[8] = {0, 0, pad, pad, 0, 0, pad, pad};
+    y = g.add_node("Pad", {y, g.add_initializer_i64(p + ".pads", {8}, pads)}, p + ".pad", {{"mode", std::string("reflect")}});
+    std::vector<std::string> in{y, tensor_init(g, p + ".conv2d.weight", c.conv2d->weight), tensor_init(g, p + ".conv2d.bias", c.conv2d->bias)};
+    return g.add_node("Conv", in, p + ".conv2d", {{"kernel_shape", std::vector<int64_t>{k, k}}, {"pads", std::vector<int64_t>{0, 0, 0, 0}},
+                                                  {"strides", std::vector<int64_t>{c.stride, c.stride}}});
+  });
+  register_emitter(typeid(InstanceNorm2dImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& n = as<InstanceNorm2dImpl>(m);
+    TORCH_CHECK(n.options.affine() && !n.options.track_running_stats(), "ONNX export of '", p,
+                "': only affine instance norm without running statistics is supported");
+    return g.add_node("InstanceNormalization", {x, tensor_init(g, p + ".weight", n.weight), tensor_init(g, p + ".bias", n.bias)}, p,
+                      {{"epsilon", static_cast<float>(n.options.eps())}});
+  });
+  register_emitter(typeid(archs::StyleResidualBlockImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& b = as<archs::StyleResidualBlockImpl>(m);
+    std::string y = g.add_node("Relu", {emit(g, *b.in1, emit(g, *b.conv1, x, p + ".conv1"), p + ".in1")}, p + ".relu");
+    y = emit(g, *b.in2, emit(g, *b.conv2, y, p + ".conv2"), p + ".in2");
+    return g.add_node("Add", {x, y}, p + ".out");
+  });
+  register_emitter(typeid(archs::TransformerNetImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
+    auto& n = as<archs::TransformerNetImpl>(m);
+    const std::string range = g.add_scalar("pixel_range", static_cast<float>(n.opt.pixel_range));
+    auto stage = [&](archs::ConvLayer& c, torch::nn::InstanceNorm2d& in, const std::string& y, const std::string& cn, const std::string& inn) {
+      return g.add_node("Relu", {emit(g, *in, emit(g, *c, y, cn), inn)}, inn + ".relu");
+    };
+    std::string y = g.add_node("Mul", {x, range}, "scaled_input");
+    y = stage(n.conv1, n.in1, y, "conv1", "in1");
+    y = stage(n.conv2, n.in2, y, "conv2", "in2");
+    y = stage(n.conv3, n.in3, y, "conv3", "in3");
+    for (size_t i = 0; i < n.res.size(); ++i) y = emit(g, *n.res[i], y, "res" + std::to_string(i + 1));
+    y = stage(n.deconv1, n.in4, y, "deconv1", "in4");
+    y = stage(n.deconv2, n.in5, y, "deconv2", "in5");
+    y = g.add_node("Div", {emit(g, *n.deconv3, y, "deconv3"), range}, "unscaled");
+    const int64_t two[1] = {2}, four[1] = {4}, zero2[2] = {0, 0}, axes[2] = {2, 3}, axis0[1] = {0};
+    std::string hw = g.add_node("Slice", {g.add_node("Shape", {x}, "input_shape"), g.add_initializer_i64("hw_start", {1}, two),
+                                          g.add_initializer_i64("hw_end", {1}, four), g.add_initializer_i64("hw_axis", {1}, axis0)}, "input_hw");
+    return g.add_node("Slice", {y, g.add_initializer_i64("crop_start", {2}, zero2), hw, g.add_initializer_i64("crop_axes", {2}, axes)}, "styled");
   });
   register_emitter(typeid(archs::SrResNetImpl), [](OnnxGraph& g, Module& m, const std::string& x, const std::string& p) {
     auto& n = as<archs::SrResNetImpl>(m);

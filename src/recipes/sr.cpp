@@ -9,6 +9,7 @@
 #include "tessera/io/image_io.h"
 #include "tessera/losses/losses.h"
 #include "tessera/optim/optim.h"
+#include "tessera/recipes/style.h"
 #include "tessera/recipes/trained_net.h"
 
 namespace tessera::recipes {
@@ -163,6 +164,7 @@ void register_builtin_recipes() {
   if (r.contains("sr")) return;
   register_sr_recipe(r);
   register_generative_recipes(r);
+  register_style_recipe(r);
 }
 
 RecipePtr build_recipe(Cfg& root, torch::Device device, int64_t total_steps) {

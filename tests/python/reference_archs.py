@@ -132,3 +132,61 @@ def build(options):
     if "rgb_mean" in o:
         o["rgb_mean"] = tuple(o["rgb_mean"])
     return {"edsr": EDSR, "espcn": ESPCN, "wdsr": WDSR, "srresnet": SRResNet}[kind](**o)
+
+
+# pytorch/examples fast_neural_style/neural_style/transformer_net.py, written out (inputs in [0, 255]).
+class ConvLayer(nn.Module):
+    def __init__(self, cin, cout, kernel, stride):
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv2d = nn.Conv2d(cin, cout, kernel, stride)
+
+    def forward(self, x):
+        return self.conv2d(self.reflection_pad(x))
+
+
+class StyleResidualBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.in1 = ConvLayer(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
+        self.conv2, self.in2 = ConvLayer(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
+
+    def forward(self, x):
+        return x + self.in2(self.conv2(F.relu(self.in1(self.conv1(x)))))
+
+
+class UpsampleConvLayer(nn.Module):
+    def __init__(self, cin, cout, kernel, stride, upsample):
+        super().__init__()
+        self.upsample = upsample
+        self.reflection_pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv2d = nn.Conv2d(cin, cout, kernel, stride)
+
+    def forward(self, x):
+        x = F.interpolate(x, mode="nearest", scale_factor=self.upsample)
+        return self.conv2d(self.reflection_pad(x))
+
+
+class TransformerNet(nn.Module):
+    def __init__(self, base=32, num_res=5):
+        super().__init__()
+        b = base
+        self.conv1, self.in1 = ConvLayer(3, b, 9, 1), nn.InstanceNorm2d(b, affine=True)
+        self.conv2, self.in2 = ConvLayer(b, 2 * b, 3, 2), nn.InstanceNorm2d(2 * b, affine=True)
+        self.conv3, self.in3 = ConvLayer(2 * b, 4 * b, 3, 2), nn.InstanceNorm2d(4 * b, affine=True)
+        for i in range(num_res):
+            setattr(self, f"res{i + 1}", StyleResidualBlock(4 * b))
+        self.num_res = num_res
+        self.deconv1, self.in4 = UpsampleConvLayer(4 * b, 2 * b, 3, 1, 2), nn.InstanceNorm2d(2 * b, affine=True)
+        self.deconv2, self.in5 = UpsampleConvLayer(2 * b, b, 3, 1, 2), nn.InstanceNorm2d(b, affine=True)
+        self.deconv3 = ConvLayer(b, 3, 9, 1)
+
+    def forward(self, x):
+        y = F.relu(self.in1(self.conv1(x)))
+        y = F.relu(self.in2(self.conv2(y)))
+        y = F.relu(self.in3(self.conv3(y)))
+        for i in range(self.num_res):
+            y = getattr(self, f"res{i + 1}")(y)
+        y = F.relu(self.in4(self.deconv1(y)))
+        y = F.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)

@@ -226,7 +226,7 @@ TEST_CASE("every command checks the checkpoint's task first", "[safety][checkpoi
     auto r = test::run_cli({"upscale", "--checkpoint", ck, img, (dir / "o.png").string()});
     INFO(r.output);
     REQUIRE(r.exit_code == 2);
-    REQUIRE_THAT(r.output, Contains("holds a GAN critic (discriminator) (dcgan_critic)") && Contains("`tessera upscale` runs"));
+    REQUIRE_THAT(r.output, Contains("holds a GAN critic (discriminator) (dcgan_critic)") && Contains("`tessera apply` runs"));
     r = test::run_cli({"export", "--checkpoint", ck, "--output", (dir / "c.onnx").string()});
     REQUIRE(r.exit_code == 2);
     REQUIRE_THAT(r.output, Contains("GAN critic") && !Contains("no emitter"));

@@ -117,3 +117,37 @@ TEST_CASE("tessera stylize writes the output and its run directory, and refuses 
   REQUIRE_THAT(r.output, Contains("is an input image"));
   REQUIRE(!fs::exists(dir / "bad.png"));
 }
+
+TEST_CASE("the feed-forward style recipe trains, and apply runs its network on whole images", "[style][johnson][cli]") {
+  auto dir = test::temp_dir("style_johnson");
+  const auto d = test::data_dir();
+  auto r = test::run_cli({"train", (test::source_dir() / "configs/style/johnson_smoke.yaml").string(), "--run-dir", (dir / "run").string(),
+                          "data.train.dir=" + (d / "train").string(), "data.val.dir=" + (d / "val").string(),
+                          "recipe.style_image=" + (d / "train/brick.png").string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  std::vector<double> style;
+  std::ifstream in(dir / "run/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto p = line.find("\"train/style\": ");
+    if (p != std::string::npos) style.push_back(std::stod(line.substr(p + 15)));
+  }
+  REQUIRE(style.size() == 4);
+  REQUIRE(style.back() < style.front());
+  REQUIRE(fs::exists(dir / "run/samples/step_00000040_stylized.png"));
+  const std::string ck = (dir / "run/checkpoints/best/model.safetensors").string(), img = (d / "val/rocket.jpg").string();
+  r = test::run_cli({"apply", "--checkpoint", ck, img, (dir / "styled.png").string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(io::read_image((dir / "styled.png").string()).rgb.sizes() == io::read_image(img).rgb.sizes());
+  r = test::run_cli({"apply", "--checkpoint", ck, img, (dir / "tiled.png").string(), "--tile", "64"});
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("normalises over the whole image"));
+  r = test::run_cli({"export", "--checkpoint", ck, "--output", (dir / "style.onnx").string()});
+  REQUIRE(r.exit_code == 0);
+  // A style image that does not exist is named before anything trains.
+  r = test::run_cli({"train", (test::source_dir() / "configs/style/johnson_smoke.yaml").string(), "--run-dir", (dir / "run2").string(),
+                     "data.train.dir=" + (d / "train").string(), "data.val.dir=" + (d / "val").string(), "recipe.style_image=nope.png"});
+  REQUIRE(r.exit_code == 1);
+  REQUIRE_THAT(r.output, Contains("nope.png") && Contains("does not exist"));
+}

@@ -15,7 +15,9 @@ namespace tessera::cli {
 
 namespace fs = std::filesystem;
 
-Run add_upscale(CLI::App& app) {
+// tessera apply (alias: upscale): runs any image-to-image checkpoint (upscalers, style networks) on
+// an image or a folder, tiled where the network allows it.
+Run add_apply(CLI::App& app) {
   struct Args {
     std::string checkpoint, input, output, device = "auto";
     int64_t tile = 0, overlap = -1;
@@ -24,15 +26,15 @@ Run add_upscale(CLI::App& app) {
   app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors), checkpoint directory or run directory")->required();
   app.add_option("input", a->input, "image file or folder of images")->required();
   app.add_option("output", a->output, "output image file, or folder when the input is a folder")->required();
-  app.add_option("--tile", a->tile, "LR tile size (0 = whole image, else >= 16); bounds memory on large images")
+  app.add_option("--tile", a->tile, "input tile size (0 = whole image, else >= 16); bounds memory on large images")
       ->check(integer_in(0, 1 << 20));
-  app.add_option("--overlap", a->overlap, "LR context around each tile (default: the network's receptive radius)")
+  app.add_option("--overlap", a->overlap, "input context around each tile (default: the network's receptive radius)")
       ->check(integer_in(0, 1 << 20));
   app.add_option("--device", a->device, "auto, cpu or cuda");
   return [a] {
-    archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors"}, {"image_to_image"}, "upscale");
+    archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors"}, {"image_to_image"}, "apply");
     if (net->in_channels() != 3)
-      throw ConfigError("'" + a->checkpoint + "' takes " + std::to_string(net->in_channels()) + "-channel input; upscale feeds RGB images");
+      throw ConfigError("'" + a->checkpoint + "' takes " + std::to_string(net->in_channels()) + "-channel input; apply feeds RGB images");
     archs::TileOptions tiles = archs::checked_tiles(*net, a->tile, a->overlap);
     torch::Device device = resolve_device(a->device);
     net->to(device);
@@ -46,7 +48,7 @@ Run add_upscale(CLI::App& app) {
       if (fs::exists(a->output) && !fs::is_directory(a->output))
         throw ConfigError("input '" + a->input + "' is a folder, so output '" + a->output + "' must be a folder too");
       if (same(a->input, a->output))
-        throw ConfigError("output folder '" + a->output + "' is the input folder: the upscaled images would replace the originals");
+        throw ConfigError("output folder '" + a->output + "' is the input folder: the outputs would replace the originals");
       for (const auto& f : io::list_images(a->input)) jobs.emplace_back(f, (fs::path(a->output) / fs::path(f).filename()).string());
       if (jobs.empty()) throw Error("no images in '" + a->input + "'");
       fs::create_directories(a->output);

@@ -1,0 +1,88 @@
+#include "tessera/archs/style.h"
+
+#include <torch/nn/functional.h>
+
+namespace tessera::archs {
+
+namespace F = torch::nn::functional;
+
+TransformerNetOptions TransformerNetOptions::from_yaml(Cfg& c) {
+  TransformerNetOptions o;
+  o.base = c.get<int64_t>("base", o.base, 1, 1024);
+  o.num_res = c.get<int64_t>("num_res", o.num_res, 0, 64);
+  o.pixel_range = c.get<double>("pixel_range", o.pixel_range, 1e-3, 1e6);
+  c.finish();
+  return o;
+}
+
+YAML::Node TransformerNetOptions::to_yaml() const {
+  YAML::Node n;
+  n["type"] = "transformer_net";
+  n["base"] = base;
+  n["num_res"] = num_res;
+  n["pixel_range"] = pixel_range;
+  return n;
+}
+
+ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t k, int64_t s, int64_t up) : kernel(k), stride(s), upsample(up) {
+  conv2d = register_module("conv2d", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(s)));
+}
+
+torch::Tensor ConvLayerImpl::forward(const torch::Tensor& x_in) {
+  torch::Tensor x = x_in;
+  if (upsample > 1)
+    x = F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{double(upsample), double(upsample)})
+                              .mode(torch::kNearest));
+  const int64_t p = kernel / 2;
+  x = F::pad(x, F::PadFuncOptions({p, p, p, p}).mode(torch::kReflect));
+  return conv2d(x);
+}
+
+namespace {
+torch::nn::InstanceNorm2d instance_norm(int64_t c) { return torch::nn::InstanceNorm2d(torch::nn::InstanceNorm2dOptions(c).affine(true)); }
+}  // namespace
+
+StyleResidualBlockImpl::StyleResidualBlockImpl(int64_t c) {
+  conv1 = register_module("conv1", ConvLayer(c, c, 3, 1));
+  in1 = register_module("in1", instance_norm(c));
+  conv2 = register_module("conv2", ConvLayer(c, c, 3, 1));
+  in2 = register_module("in2", instance_norm(c));
+}
+
+torch::Tensor StyleResidualBlockImpl::forward(const torch::Tensor& x) { return x + in2(conv2(torch::relu(in1(conv1(x))))); }
+
+TransformerNetImpl::TransformerNetImpl(TransformerNetOptions o) : opt(std::move(o)) {
+  const int64_t b = opt.base;
+  conv1 = register_module("conv1", ConvLayer(3, b, 9, 1));
+  in1 = register_module("in1", instance_norm(b));
+  conv2 = register_module("conv2", ConvLayer(b, 2 * b, 3, 2));
+  in2 = register_module("in2", instance_norm(2 * b));
+  conv3 = register_module("conv3", ConvLayer(2 * b, 4 * b, 3, 2));
+  in3 = register_module("in3", instance_norm(4 * b));
+  for (int64_t i = 0; i < opt.num_res; ++i) res.push_back(register_module("res" + std::to_string(i + 1), StyleResidualBlock(4 * b)));
+  deconv1 = register_module("deconv1", ConvLayer(4 * b, 2 * b, 3, 1, 2));
+  in4 = register_module("in4", instance_norm(2 * b));
+  deconv2 = register_module("deconv2", ConvLayer(2 * b, b, 3, 1, 2));
+  in5 = register_module("in5", instance_norm(b));
+  deconv3 = register_module("deconv3", ConvLayer(b, 3, 9, 1));
+}
+
+torch::Tensor TransformerNetImpl::forward(torch::Tensor x) {
+  const int64_t h = x.size(2), w = x.size(3);
+  torch::Tensor y = torch::relu(in1(conv1(x * opt.pixel_range)));
+  y = torch::relu(in2(conv2(y)));
+  y = torch::relu(in3(conv3(y)));
+  for (auto& r : res) y = r(y);
+  y = torch::relu(in4(deconv1(y)));
+  y = torch::relu(in5(deconv2(y)));
+  y = deconv3(y) / opt.pixel_range;
+  // Sizes that are not multiples of 4 come back a pixel or two larger: crop to the input's.
+  if (y.size(2) != h || y.size(3) != w) y = y.narrow(2, 0, h).narrow(3, 0, w);
+  return y;
+}
+
+void register_style_archs(ArchRegistry& r) {
+  r.add("transformer_net", [](Cfg& c) -> NetPtr { return std::make_shared<TransformerNetImpl>(TransformerNetOptions::from_yaml(c)); });
+}
+
+}  // namespace tessera::archs
