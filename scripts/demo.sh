@@ -1,20 +1,96 @@
 #!/usr/bin/env bash
-# The demo on a fresh machine: bootstrap, build, fetch the default data, train the default x2
-# EDSR-baseline config for a few minutes on CPU, evaluate it against bicubic on the held-out images,
-# upscale one image, export ONNX, check it with onnxruntime, and print a summary.
-# DEMO_STEPS (default 300) sets the length of the training.
+# The demo on a fresh machine: bootstrap, build, fetch the default data, then one family:
+#   scripts/demo.sh [sr]  train the x2 EDSR-baseline config for a few minutes on CPU, evaluate it
+#                         against bicubic on the held-out images, upscale one image, export ONNX,
+#                         check it with onnxruntime (DEMO_STEPS, default 300)
+#   scripts/demo.sh style Gatys style transfer of a photograph in two styles (one with colour
+#                         preservation), a short feed-forward (Johnson) training, apply, ONNX check
+#   scripts/demo.sh gan   a class-conditional GAN on the digits, its sample grid and class accuracy
+# Each prints a short summary with the files it wrote.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+family="${1:-sr}"
+case "$family" in sr|style|gan) ;; *) die "unknown demo '$family': sr (default), style or gan" ;; esac
 "$TESSERA_ROOT/scripts/bootstrap.sh"
 "$TESSERA_ROOT/scripts/fetch_datasets.sh"
 "$TESSERA_ROOT/scripts/build.sh"
 
 T="$TESSERA_BUILD/tessera"
+cd "$TESSERA_ROOT"
+
+if [ "$family" = style ]; then
+  out="$TESSERA_ROOT/runs/demo_style"
+  rm -rf "$out" && mkdir -p "$out"
+  iters="${DEMO_ITERATIONS:-200}"
+  log "Gatys style transfer: chelsea in the style of waves.png, then of brick.png with colour preservation ($iters L-BFGS iterations, 192 px, random VGG19)"
+  "$T" stylize --config configs/style/gatys.yaml --content datasets/style/content/chelsea.png --style datasets/style/styles/waves.png \
+    --output "$out/chelsea_waves.png" --run-dir "$out/gatys_waves" image_size=192 iterations="$iters" init=content
+  "$T" stylize --config configs/style/gatys.yaml --content datasets/style/content/chelsea.png --style datasets/style/styles/brick.png \
+    --output "$out/chelsea_brick_colour.png" --run-dir "$out/gatys_brick" image_size=192 iterations="$iters" init=content preserve_color=true
+  steps="${DEMO_STEPS:-300}"
+  log "Johnson feed-forward network: $steps steps on 96 px crops of datasets/style/content, style mosaic.png"
+  "$T" train configs/style/johnson.yaml --run-dir "$out/johnson" device=cpu trainer.total_steps="$steps" trainer.val_every=100 \
+    trainer.save_every=100 trainer.log_every=50 data.train.size=96 data.train.crop=96 data.val.size=96 data.val.crop=96 \
+    network.base=16 network.num_res=3 recipe.style_image=datasets/style/styles/mosaic.png recipe.style_size=128
+  "$T" apply --checkpoint "$out/johnson" datasets/style/content/flower.jpg "$out/flower_mosaic.png"
+  "$T" export --checkpoint "$out/johnson" --output "$out/johnson.onnx"
+  "$TESSERA_PYTHON" - "$out" "$T" <<'PY'
+import json, os, subprocess, sys
+import numpy as np, onnxruntime as ort
+from safetensors.numpy import load_file
+out, tessera = sys.argv[1:3]
+def first_last(run):
+    rows = [json.loads(l) for l in open(os.path.join(out, run, "metrics.jsonl"))]
+    return rows[0]["style/style"], rows[-1]["style/style"]
+import skimage.io as skio
+x = skio.imread("datasets/style/content/flower.jpg")[:128, :160, :3].astype(np.float32).transpose(2, 0, 1)[None] / 255
+y = ort.InferenceSession(os.path.join(out, "johnson.onnx"), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+skio.imsave(os.path.join(out, "crop.png"), (x[0].transpose(1, 2, 0) * 255).round().astype(np.uint8), check_contrast=False)
+subprocess.run([tessera, "apply", "--checkpoint", os.path.join(out, "johnson"), os.path.join(out, "crop.png"), os.path.join(out, "crop_styled.png")],
+               check=True, capture_output=True)
+err = np.abs(np.clip(y[0].transpose(1, 2, 0), 0, 1) - skio.imread(os.path.join(out, "crop_styled.png")).astype(np.float32) / 255).max()
+print()
+print("tessera demo: style transfer on CPU with a seeded random VGG (no downloads)")
+for run, what in (("gatys_waves", "Gatys, waves.png"), ("gatys_brick", "Gatys, brick.png, colour preserved")):
+    a, b = first_last(run)
+    print(f"  {what:36} style loss {a:10.4g} -> {b:8.4g} ({a / b:6.0f}x lower)")
+rows = [json.loads(l) for l in open(os.path.join(out, "johnson", "metrics.jsonl")) if "val/style" in l]
+print(f"  {'Johnson network, mosaic.png':36} validation style loss {rows[0]['val/style']:.4g} -> {rows[-1]['val/style']:.4g}")
+print(f"  ONNX (onnxruntime) vs tessera apply: max abs difference {err:.2e} (8-bit rounding: <= {1/255:.2e})")
+print(f"files: {out}/chelsea_waves.png, chelsea_brick_colour.png, flower_mosaic.png, johnson.onnx; runs in {out}/")
+sys.exit(0 if err <= 1 / 255 + 1e-6 else 1)
+PY
+  exit 0
+fi
+
+if [ "$family" = gan ]; then
+  out="$TESSERA_ROOT/runs/demo_gan"
+  rm -rf "$out" && mkdir -p "$out"
+  log "training the digits classifier (the FID/IS feature network)"
+  "$T" train configs/eval/digits_classifier.yaml --run-dir "$out/classifier" device=cpu
+  steps="${DEMO_STEPS:-1500}"
+  log "training a conditional GAN on the digits for $steps steps"
+  "$T" train configs/gan/cgan_digits.yaml --run-dir "$out/cgan" device=cpu trainer.total_steps="$steps" trainer.val_every="$steps" \
+    trainer.save_every="$steps" recipe.val.feature_net="$out/classifier/checkpoints/best/model.safetensors"
+  "$T" sample --checkpoint "$out/cgan" --output "$out/grid.png" --n 100 --nrow 10
+  "$T" eval --checkpoint "$out/cgan" --data datasets/digits/digits.csv --features "$out/classifier/checkpoints/best/model.safetensors" \
+    --n 1000 --json > "$out/eval.json"
+  "$TESSERA_PYTHON" - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+ev = json.load(open(os.path.join(out, "eval.json")))
+print()
+print("tessera demo: conditional GAN on the 8x8 digits (CPU)")
+print(f"  FID {ev['fid']:.2f}, inception score {ev['inception_score']:.2f}, class accuracy {ev['class_accuracy']:.3f} (digits-classifier features)")
+print(f"files: {out}/grid.png (one row per class), {out}/eval.json; runs in {out}/")
+PY
+  exit 0
+fi
+
 steps="${DEMO_STEPS:-300}"
 run_dir="$TESSERA_ROOT/runs/demo_edsr_baseline_x2"
 out="$run_dir/demo"
 rm -rf "$run_dir"
-cd "$TESSERA_ROOT"
 # The paper's config, shortened for a CPU: 32x32 LR patches, a higher learning rate with cosine decay.
 log "training EDSR-baseline x2 for $steps steps on CPU (configs/sr/edsr_baseline_x2.yaml)"
 "$T" train configs/sr/edsr_baseline_x2.yaml --run-dir "$run_dir" device=cpu \
@@ -24,7 +100,7 @@ ckpt="$run_dir/checkpoints/step_$(printf %08d "$steps")/model.safetensors"
 mkdir -p "$out"
 log "evaluating on the held-out images (PSNR/SSIM on Y, crop 2)"
 "$T" eval --checkpoint "$ckpt" --data datasets/skimage/val --json > "$out/eval.json"
-"$T" upscale --checkpoint "$ckpt" datasets/skimage/val/chelsea.png "$out/chelsea_x2.png"
+"$T" apply --checkpoint "$ckpt" datasets/skimage/val/chelsea.png "$out/chelsea_x2.png"
 "$T" export --checkpoint "$ckpt" --output "$out/edsr_baseline_x2.onnx"
 "$TESSERA_PYTHON" - "$out" "$ckpt" "$T" <<'PY'
 import json, subprocess, sys, os

@@ -40,11 +40,11 @@ stamp="$dest/.complete"
 # The stamp names the split and the preparation (v2: PNG colour profiles stripped), so a change of
 # either refetches.
 want="$(sha256sum < "$split") prep-v2"
+skimage_src() { find "$(unpack_deb python3-skimage)" -type d -path '*skimage/data' | head -n1; }
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   log "datasets/skimage is up to date"
-  exit 0
-fi
-src="$(find "$(unpack_deb python3-skimage)" -type d -path '*skimage/data' | head -n1)"
+else
+src="$(skimage_src)"
 [ -n "$src" ] || die "no skimage/data folder in the python3-skimage package"
 
 rm -rf "$dest.tmp"
@@ -61,3 +61,27 @@ echo "$want" > "$dest.tmp/.complete"
 rm -rf "$dest"
 mv "$dest.tmp" "$dest"
 log "datasets/skimage: $(ls "$dest/train" | wc -l) train, $(ls "$dest/val" | wc -l) val images"
+fi
+
+# datasets/style: content photographs (skimage's and sklearn's china.jpg/flower.jpg) and style
+# images (skimage's brick, grass and gravel textures, and procedural patterns made here).
+style="$TESSERA_ROOT/datasets/style"
+style_want="style-v1"
+if [ -f "$style/.complete" ] && [ "$(cat "$style/.complete")" = "$style_want" ]; then
+  log "datasets/style is up to date"
+else
+  src="$(skimage_src)"
+  sk="$(find "$(unpack_deb python3-sklearn)" -type d -path '*sklearn/datasets/images' | head -n1)"
+  [ -n "$src" ] && [ -n "$sk" ] || die "no skimage/data or sklearn/datasets/images folder in the Debian packages"
+  rm -rf "$style.tmp"
+  mkdir -p "$style.tmp/content" "$style.tmp/styles"
+  for f in astronaut.png chelsea.png coffee.png rocket.jpg motorcycle_left.png; do cp "$src/$f" "$style.tmp/content/"; done
+  cp "$sk/china.jpg" "$sk/flower.jpg" "$style.tmp/content/"
+  for f in brick.png grass.png gravel.png; do cp "$src/$f" "$style.tmp/styles/"; done
+  python3 "$TESSERA_ROOT/scripts/strip_png_profiles.py" "$style.tmp/content" "$style.tmp/styles"
+  python3 "$TESSERA_ROOT/scripts/make_style_patterns.py" "$style.tmp/styles" 256
+  echo "$style_want" > "$style.tmp/.complete"
+  rm -rf "$style"
+  mv "$style.tmp" "$style"
+  log "datasets/style: $(ls "$style/content" | wc -l) content, $(ls "$style/styles" | wc -l) style images"
+fi
