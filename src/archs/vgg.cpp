@@ -38,7 +38,7 @@ VggImpl::VggImpl(VggOptions o) : opt(std::move(o)) {
       const std::string id = std::to_string(stage + 1) + "_" + std::to_string(k + 1);
       features_seq->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, widths[stage], 3).padding(1)));
       names_.push_back("conv" + id);
-      features_seq->push_back(torch::nn::ReLU());
+      features_seq->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));  // as torchvision
       names_.push_back("relu" + id);
       in = widths[stage];
     }
@@ -70,7 +70,8 @@ std::map<std::string, torch::Tensor> VggImpl::features(const torch::Tensor& inpu
   std::map<std::string, torch::Tensor> out;
   for (int64_t i = 0; i <= last; ++i) {
     x = (features_seq->begin() + i)->forward(x);
-    if (taps.count(names_[i])) out[names_[i]] = x;
+    // A pre-activation tap would be overwritten by the in-place ReLU that follows: keep a copy.
+    if (taps.count(names_[i])) out[names_[i]] = i < last && names_[i].rfind("conv", 0) == 0 ? x.clone() : x;
   }
   return out;
 }
@@ -112,6 +113,20 @@ Vgg build_feature_vgg(Cfg c) {
   net->eval();
   for (auto& p : net->parameters()) p.set_requires_grad(false);
   return net;
+}
+
+YAML::Node read_feature_section(Cfg& parent, const std::string& key, int64_t default_depth, const std::string& default_weights) {
+  Cfg f = parent.child(key, true);
+  YAML::Node n = yaml_clone(f.node());
+  if (!n["weights"]) {
+    if (default_weights.empty())
+      parent.fail(key, "needs `weights`: a VGG converted with scripts/convert_weights.py --arch vgg, or `random` (see docs/style_transfer.md)");
+    n["weights"] = default_weights;
+  }
+  if (!n["depth"]) n["depth"] = default_depth;
+  for (const char* k : {"weights", "depth", "seed", "use_input_norm", "range_norm", "pooling"}) f.allow(k);
+  f.finish();
+  return n;
 }
 
 void register_vgg_arch(ArchRegistry& r) {

@@ -22,6 +22,24 @@ torch::Tensor layer_term(const torch::Tensor& x, const torch::Tensor& t, bool no
 
 }  // namespace
 
+LayerWeights read_layer_weights(Cfg& parent, const std::string& key, const LayerWeights& def) {
+  if (!parent.has(key)) {
+    parent.allow(key);
+    return def;
+  }
+  Cfg layers = parent.child(key);
+  LayerWeights out;
+  for (const auto& kv : layers.node()) out[kv.first.as<std::string>()] = layers.get<double>(kv.first.as<std::string>(), 0.0, 0.0, 1e15);
+  if (out.empty()) parent.fail(key, "needs at least one layer: weight");
+  return out;
+}
+
+YAML::Node layer_weights_yaml(const LayerWeights& w) {
+  YAML::Node n(YAML::NodeType::Map);
+  for (const auto& [k, v] : w) n[k] = v;
+  return n;
+}
+
 torch::Tensor content_loss(const FeatureMap& x, const FeatureMap& target, const LayerWeights& w, bool normalize) {
   torch::Tensor total;
   for (const auto& [name, weight] : w) {

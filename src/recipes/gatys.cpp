@@ -12,49 +12,16 @@
 
 namespace tessera::recipes {
 
-namespace {
-
-losses::LayerWeights read_layers(Cfg& c, const std::string& key, const losses::LayerWeights& def) {
-  if (!c.has(key)) {
-    c.allow(key);
-    return def;
-  }
-  Cfg layers = c.child(key);
-  losses::LayerWeights out;
-  for (const auto& kv : layers.node()) {
-    const std::string name = kv.first.as<std::string>();
-    out[name] = layers.get<double>(name, 0.0, 0.0, 1e12);
-  }
-  if (out.empty()) c.fail(key, "needs at least one layer: weight");
-  return out;
-}
-
-YAML::Node layers_yaml(const losses::LayerWeights& w) {
-  YAML::Node n(YAML::NodeType::Map);
-  for (const auto& [k, v] : w) n[k] = v;
-  return n;
-}
-
-}  // namespace
-
 GatysOptions GatysOptions::from_yaml(Cfg& root) {
   GatysOptions o;
   o.name = root.get<std::string>("name", o.name);
   if (o.name.empty() || o.name.find('/') != std::string::npos) root.fail("name", "must be a non-empty name without '/'");
   o.seed = root.get<uint64_t>("seed", o.seed);
   o.device = root.get<std::string>("device", o.device);
-  {
-    Cfg f = root.child("features", true);
-    YAML::Node n = yaml_clone(f.node());
-    if (!n["weights"]) n["weights"] = "random";
-    if (!n["depth"]) n["depth"] = 19;
-    o.features = n;
-    f.allow("weights"), f.allow("depth"), f.allow("seed"), f.allow("use_input_norm"), f.allow("range_norm"), f.allow("pooling");
-    f.finish();
-  }
+  o.features = archs::read_feature_section(root, "features", 19, "random");
   o.image_size = root.get<int64_t>("image_size", o.image_size, 16, 1 << 14);
-  o.content_layers = read_layers(root, "content_layers", o.content_layers);
-  o.style_layers = read_layers(root, "style_layers", o.style_layers);
+  o.content_layers = losses::read_layer_weights(root, "content_layers", o.content_layers);
+  o.style_layers = losses::read_layer_weights(root, "style_layers", o.style_layers);
   o.tv_weight = root.get<double>("tv_weight", o.tv_weight, 0.0, 1e12);
   o.normalize_layers = root.get_choice("normalize_layers", o.normalize_layers, {"auto", "true", "false"});
   o.optimizer = root.get_choice("optimizer", o.optimizer, {"lbfgs", "adam"});
@@ -86,8 +53,8 @@ YAML::Node GatysOptions::to_yaml() const {
   n["device"] = device;
   n["features"] = yaml_clone(features);
   n["image_size"] = image_size;
-  n["content_layers"] = layers_yaml(content_layers);
-  n["style_layers"] = layers_yaml(style_layers);
+  n["content_layers"] = losses::layer_weights_yaml(content_layers);
+  n["style_layers"] = losses::layer_weights_yaml(style_layers);
   n["tv_weight"] = tv_weight;
   n["normalize_layers"] = normalize_layers;
   n["optimizer"] = optimizer;

@@ -9,7 +9,6 @@
 #include "tessera/io/image_io.h"
 #include "tessera/losses/losses.h"
 #include "tessera/optim/optim.h"
-#include "tessera/recipes/style.h"
 #include "tessera/recipes/trained_net.h"
 
 namespace tessera::recipes {
@@ -152,26 +151,6 @@ class SrRecipe : public Recipe {
 
 void register_sr_recipe(RecipeRegistry& r) {
   r.add("sr", [](Cfg& root, torch::Device d, int64_t total) -> RecipePtr { return std::make_unique<SrRecipe>(root, d, total); });
-}
-
-RecipeRegistry& recipe_registry() {
-  static RecipeRegistry r("recipe");
-  return r;
-}
-
-void register_builtin_recipes() {
-  auto& r = recipe_registry();
-  if (r.contains("sr")) return;
-  register_sr_recipe(r);
-  register_generative_recipes(r);
-  register_style_recipe(r);
-}
-
-RecipePtr build_recipe(Cfg& root, torch::Device device, int64_t total_steps) {
-  register_builtin_recipes();
-  Cfg rc = root.child("recipe");
-  std::string type = rc.req<std::string>("type");
-  return recipe_registry().build(type, root, rc.where("type"), device, total_steps);
 }
 
 }  // namespace tessera::recipes

@@ -18,24 +18,6 @@ namespace tessera::recipes {
 
 namespace {
 
-losses::LayerWeights layer_weights(Cfg& rc, const std::string& key, const losses::LayerWeights& def) {
-  if (!rc.has(key)) {
-    rc.allow(key);
-    return def;
-  }
-  Cfg layers = rc.child(key);
-  losses::LayerWeights out;
-  for (const auto& kv : layers.node()) out[kv.first.as<std::string>()] = layers.get<double>(kv.first.as<std::string>(), 0.0, 0.0, 1e15);
-  if (out.empty()) rc.fail(key, "needs at least one layer: weight");
-  return out;
-}
-
-YAML::Node weights_yaml(const losses::LayerWeights& w) {
-  YAML::Node n(YAML::NodeType::Map);
-  for (const auto& [k, v] : w) n[k] = v;
-  return n;
-}
-
 class StyleRecipe : public Recipe {
  public:
   StyleRecipe(Cfg& root, torch::Device device, int64_t total) : device_(device) {
@@ -46,16 +28,11 @@ class StyleRecipe : public Recipe {
     rc.req<std::string>("type");
     style_path_ = rc.req<std::string>("style_image");
     style_size_ = rc.get<int64_t>("style_size", 0, 0, 1 << 14);
-    Cfg fc = rc.child("features", true);
-    YAML::Node fn = yaml_clone(fc.node());
-    if (!fn["weights"]) rc.fail("features", "needs `weights`: a converted VGG16 (scripts/convert_weights.py --arch vgg) or `random`");
-    if (!fn["depth"]) fn["depth"] = 16;
-    for (const char* k : {"weights", "depth", "seed", "use_input_norm", "range_norm", "pooling"}) fc.allow(k);
-    fc.finish();
-    vgg_ = archs::build_feature_vgg(Cfg(fn, fc.path(), root.file()));
+    YAML::Node fn = archs::read_feature_section(rc, "features", 16, "");
+    vgg_ = archs::build_feature_vgg(Cfg(fn, rc.path() + ".features", root.file()));
     vgg_->to(device_);
-    content_w_ = layer_weights(rc, "content_layers", {{"relu2_2", 1e5}});
-    style_w_ = layer_weights(rc, "style_layers", {{"relu1_2", 1e10}, {"relu2_2", 1e10}, {"relu3_3", 1e10}, {"relu4_3", 1e10}});
+    content_w_ = losses::read_layer_weights(rc, "content_layers", {{"relu2_2", 1e5}});
+    style_w_ = losses::read_layer_weights(rc, "style_layers", {{"relu1_2", 1e10}, {"relu2_2", 1e10}, {"relu3_3", 1e10}, {"relu4_3", 1e10}});
     tv_weight_ = rc.get<double>("tv_weight", 0.0, 0.0, 1e15);
     const std::string norm = rc.get_choice("normalize_layers", "auto", {"auto", "true", "false"});
     normalize_ = norm == "auto" ? fn["weights"].as<std::string>() == "random" : norm == "true";
@@ -80,8 +57,8 @@ class StyleRecipe : public Recipe {
     resolved_["network"] = net->options_yaml();
     resolved_["recipe"] = yaml_clone(rc.node());
     resolved_["recipe"]["features"] = fn;
-    resolved_["recipe"]["content_layers"] = weights_yaml(content_w_);
-    resolved_["recipe"]["style_layers"] = weights_yaml(style_w_);
+    resolved_["recipe"]["content_layers"] = losses::layer_weights_yaml(content_w_);
+    resolved_["recipe"]["style_layers"] = losses::layer_weights_yaml(style_w_);
   }
 
   Scalars losses_of(const torch::Tensor& x, const torch::Tensor& y, torch::Tensor* total) {

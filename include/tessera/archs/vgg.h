@@ -49,6 +49,9 @@ TORCH_MODULE(Vgg);
 // converted with scripts/convert_weights.py (a missing file is an error that says how). The
 // network is frozen (no gradients to its weights) and in eval mode.
 Vgg build_feature_vgg(Cfg cfg);
+// Reads a loss's `features` section under `parent` (keys checked): `depth` defaults to
+// `default_depth`; `weights` defaults to `default_weights`, or is required when that is empty.
+YAML::Node read_feature_section(Cfg& parent, const std::string& key, int64_t default_depth, const std::string& default_weights);
 
 void register_vgg_arch(ArchRegistry& r);
 

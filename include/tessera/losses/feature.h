@@ -3,13 +3,21 @@
 #pragma once
 #include <torch/types.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include <map>
 #include <string>
+
+#include "tessera/core/config.h"
 
 namespace tessera::losses {
 
 using FeatureMap = std::map<std::string, torch::Tensor>;
 using LayerWeights = std::map<std::string, double>;
+
+// A `key: {layer: weight, ...}` section under `parent` (each weight checked), or `def` when absent.
+LayerWeights read_layer_weights(Cfg& parent, const std::string& key, const LayerWeights& def);
+YAML::Node layer_weights_yaml(const LayerWeights& w);
 
 // sum_l w_l * mse(x_l, target_l); with `normalize`, each layer's term is divided by the mean square
 // of its target, so layers weigh alike whatever the scale of their activations (He, Wang & Hopcroft
