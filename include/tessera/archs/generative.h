@@ -16,6 +16,7 @@ class GeneratorImpl : public NetImpl {
   // True when images come out in [-1, 1] (tanh), false for [0, 1] (sigmoid) or unbounded points.
   virtual bool signed_output() const { return false; }
   std::string task() const override { return "generator"; }
+  std::vector<int64_t> input_shape() const override { return {latent_dim()}; }
   torch::Tensor forward(torch::Tensor z) override { return generate(z); }
 };
 using GeneratorPtr = std::shared_ptr<GeneratorImpl>;
@@ -68,6 +69,7 @@ class DcganCriticImpl : public CriticImpl {
   YAML::Node options_yaml() const override { return opt.to_yaml(type(), true); }
   int64_t num_classes() const override { return opt.num_classes; }
   int64_t in_channels() const override { return opt.channels; }
+  std::vector<int64_t> input_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
   torch::Tensor features(const torch::Tensor& x, const torch::Tensor& labels);
 
   DcganOptions opt;
@@ -102,6 +104,7 @@ class MlpCriticImpl : public CriticImpl {
   explicit MlpCriticImpl(MlpOptions o);
   torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) override { return net->forward(x).squeeze(1); }
   std::string type() const override { return "mlp_critic"; }
+  std::vector<int64_t> input_shape() const override { return {opt.in_dim}; }
   YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
   MlpOptions opt;
   torch::nn::Sequential net{nullptr};
@@ -143,6 +146,7 @@ class AutoencoderImpl : public NetImpl {
   YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
   int64_t in_channels() const override { return opt.channels; }
   std::string task() const override { return "autoencoder"; }
+  std::vector<int64_t> input_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
   bool variational() const { return variational_; }
 
   AutoencoderOptions opt;
@@ -168,6 +172,7 @@ class ClassifierImpl : public NetImpl {
   torch::Tensor forward(torch::Tensor x) override;  // logits [B, num_classes]
   std::string type() const override { return "classifier"; }
   std::string task() const override { return "classifier"; }
+  std::vector<int64_t> input_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
   YAML::Node options_yaml() const override { return opt.to_yaml(); }
   int64_t in_channels() const override { return opt.channels; }
   ClassifierOptions opt;

@@ -29,6 +29,7 @@ class InceptionV3Impl : public NetImpl {
   torch::Tensor forward(torch::Tensor x) override { return fc(features(x)); }
   std::string type() const override { return "inception_v3"; }
   std::string task() const override { return "classifier"; }
+  std::vector<int64_t> input_shape() const override { return {3, 299, 299}; }
   YAML::Node options_yaml() const override { return opt.to_yaml(); }
   InceptionOptions opt;
   torch::nn::Linear fc{nullptr};

@@ -26,6 +26,9 @@ class NetImpl : public torch::nn::Module {
   // output pixel depends on the whole image (normalisation over the image). Tiling needs an overlap
   // of at least this much to match whole-image inference.
   virtual int64_t receptive_radius() const { return -1; }
+  // The shape of one input without the batch dimension; -1 where any size goes. Image networks
+  // take [in_channels, -1, -1]; generators a latent code [latent_dim].
+  virtual std::vector<int64_t> input_shape() const { return {in_channels(), -1, -1}; }
   virtual int64_t in_channels() const { return 3; }
 };
 using NetPtr = std::shared_ptr<NetImpl>;
