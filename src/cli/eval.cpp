@@ -6,62 +6,10 @@
 
 #include "args.h"
 #include "commands.h"
-#include "tessera/archs/inference.h"
-#include "tessera/archs/checkpoint.h"
 #include "tessera/core/runtime.h"
-#include "tessera/data/generative_datasets.h"
-#include "tessera/io/image_io.h"
-#include "tessera/recipes/generative.h"
-#include "tessera/recipes/sr.h"
+#include "tessera/recipes/evaluate.h"
 
 namespace tessera::cli {
-
-namespace {
-
-// Real images for FID: digits.csv, a folder of class folders, or a flat folder of images.
-torch::Tensor load_reference_images(const std::string& path, int64_t size, int64_t channels) {
-  namespace fs = std::filesystem;
-  if (fs::path(path).extension() == ".csv") return data::load_digits(path, size, "all")->images();
-  bool has_dirs = false;
-  if (fs::is_directory(path))
-    for (const auto& e : fs::directory_iterator(path)) has_dirs |= e.is_directory();
-  if (has_dirs) return data::load_class_folders(path, size, channels, false, false)->images();
-  std::vector<torch::Tensor> imgs;
-  for (const auto& f : io::list_images(path)) {
-    torch::Tensor t = io::read_image(f).rgb.unsqueeze(0);
-    if (channels == 1) t = io::rgb_to_gray(t);
-    imgs.push_back(torch::upsample_bilinear2d(t, {size, size}, false).clamp(0, 1));
-  }
-  if (imgs.empty()) throw Error("no images in '" + path + "'");
-  return torch::cat(imgs);
-}
-
-template <class Args>
-int eval_generator(const Args& a, archs::NetPtr net) {
-  if (a.features.empty()) throw ConfigError("evaluating a generator needs --features (a classifier checkpoint, see configs/eval/digits_classifier.yaml)");
-  archs::GeneratorImpl* gen = archs::as_generator(*net);
-  auto shape = gen->sample_shape();
-  if (shape.size() != 3) throw ConfigError("FID/IS need an image generator; '" + a.checkpoint + "' makes " + std::to_string(shape.size()) + "-D samples");
-  torch::Device device = resolve_device(a.device);
-  net->to(device);
-  recipes::FeatureNet feat(a.features, device);
-  torch::Tensor real = load_reference_images(a.data, shape[1], shape[0]);
-  recipes::GenerativeScores s = recipes::score_generator(*gen, feat, real, a.n, a.seed, device);
-  if (a.json) {
-    nlohmann::json j = {{"checkpoint", a.checkpoint}, {"data", a.data}, {"features", a.features}, {"samples", a.n},
-                        {"real_images", real.size(0)}, {"fid", s.fid}, {"inception_score", s.is_mean}, {"inception_score_std", s.is_std}};
-    if (gen->num_classes() > 0) j["class_accuracy"] = s.class_accuracy;
-    std::cout << j.dump(2) << std::endl;
-  } else {
-    std::printf("%s: %lld samples vs %lld real images from %s\n", gen->type().c_str(), static_cast<long long>(a.n),
-                static_cast<long long>(real.size(0)), a.data.c_str());
-    std::printf("FID              %.4f\nInception score  %.4f +- %.4f\n", s.fid, s.is_mean, s.is_std);
-    if (gen->num_classes() > 0) std::printf("class accuracy   %.4f\n", s.class_accuracy);
-  }
-  return 0;
-}
-
-}  // namespace
 
 Run add_eval(CLI::App& app) {
   struct Args {
@@ -89,54 +37,11 @@ Run add_eval(CLI::App& app) {
   return [a] {
     archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors"},
                                          {"image_to_image", "generator", "autoencoder"}, "eval");
-    if (archs::as_generator(*net)) return eval_generator(*a, net);
-    const archs::TileOptions tiles = archs::checked_tiles(*net, a->tile, -1);
-    if (a->scale != 0 && a->scale != net->scale())
-      throw ConfigError("--scale " + std::to_string(a->scale) + " does not match the checkpoint's x" + std::to_string(net->scale()));
-    torch::Device device = resolve_device(a->device);
-    net->to(device);
-    data::SrFolderOptions o;
-    o.hr_dir = a->data;
-    o.lr_dir = a->lr_data;
-    o.scale = net->scale();
-    data::SrFolderDataset ds(o);
-    metrics::QualityOptions q;
-    q.y_channel = !a->rgb;
-    q.crop_border = a->crop_border >= 0 ? a->crop_border : net->scale();
-    recipes::SrEvaluation ev = recipes::evaluate_sr(*net, ds, q, a->metrics, tiles, device);
-    const std::string ch = q.y_channel ? "y" : "rgb";
-    if (a->json) {
-      nlohmann::json j;
-      j["checkpoint"] = a->checkpoint;
-      j["data"] = a->data;
-      j["scale"] = net->scale();
-      j["channel"] = ch;
-      j["crop_border"] = q.crop_border;
-      j["model"] = ev.model;
-      j["bicubic"] = ev.bicubic;
-      for (const auto& s : ev.images) {
-        nlohmann::json row = {{"name", s.name}};
-        for (const auto& m : ev.metrics) row[m] = s.model.at(m), row["bicubic_" + m] = s.bicubic.at(m);
-        j["images"].push_back(row);
-      }
-      std::cout << j.dump(2) << std::endl;
-    } else {
-      std::printf("%s x%lld on %s (%zu images, %s channel, crop %lld)\n", net->type().c_str(),
-                  static_cast<long long>(net->scale()), a->data.c_str(), ev.images.size(), ch.c_str(),
-                  static_cast<long long>(q.crop_border));
-      std::printf("%-28s", "image");
-      for (const auto& m : ev.metrics) std::printf(" %10s", m.c_str());
-      for (const auto& m : ev.metrics) std::printf(" %10s", ("bicubic " + m).c_str());
-      std::printf("\n");
-      auto row = [&](const std::string& name, const std::map<std::string, double>& model, const std::map<std::string, double>& bic) {
-        std::printf("%-28s", name.c_str());
-        for (const auto& m : ev.metrics) std::printf(" %10.4f", model.at(m));
-        for (const auto& m : ev.metrics) std::printf(" %10.4f", bic.at(m));
-        std::printf("\n");
-      };
-      for (const auto& s : ev.images) row(s.name, s.model, s.bicubic);
-      row("mean", ev.model, ev.bicubic);
-    }
+    recipes::EvalRequest req{a->checkpoint, a->data, a->lr_data, a->features, a->scale, a->crop_border, a->tile, a->n,
+                             a->seed, a->rgb, a->metrics, resolve_device(a->device)};
+    recipes::EvalReport report = recipes::evaluator_for(net->task(), *net)(*net, req);
+    if (a->json) std::cout << report.json.dump(2) << std::endl;
+    else std::cout << report.table << std::flush;
     return 0;
   };
 }

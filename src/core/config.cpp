@@ -1,5 +1,7 @@
 #include "tessera/core/config.h"
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -31,9 +33,36 @@ std::string nearest(const std::string& word, const std::vector<std::string>& can
 }
 
 Cfg::Cfg(YAML::Node node, std::string path, std::string file)
-    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)) {
+    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)), record_(std::make_shared<YAML::Node>(YAML::NodeType::Map)) {
   if (node_ && !node_.IsNull() && !node_.IsMap())
     throw ConfigError(file_ + ": " + (path_.empty() ? "<root>" : path_) + ": expected a mapping of keys");
+}
+
+namespace detail {
+std::string shortest_double(double v) { return fmt::format("{}", v); }
+}  // namespace detail
+
+Cfg Cfg::with_node(YAML::Node node) const {
+  Cfg c(std::move(node), path_, file_);
+  c.record_ = record_;
+  return c;
+}
+
+void Cfg::record(const std::string& key, const YAML::Node& value) const {
+  if (!record_) return;
+  // Walk (creating) the maps of this Cfg's path inside the record, then set the key.
+  std::vector<YAML::Node> chain{*record_};
+  size_t start = 0;
+  while (!path_.empty() && start <= path_.size()) {
+    const size_t dot = path_.find('.', start);
+    const std::string part = path_.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    YAML::Node next = chain.back()[part];
+    if (!next.IsMap()) chain.back()[part] = YAML::Node(YAML::NodeType::Map);
+    chain.push_back(chain.back()[part]);
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  chain.back()[key] = YAML::Clone(value);
 }
 
 std::string Cfg::where(const std::string& key) const {
@@ -74,12 +103,13 @@ Cfg Cfg::child(const std::string& key, bool optional) {
   seen_.insert(key);
   YAML::Node n = at(key);
   std::string p = path_.empty() ? key : path_ + "." + key;
-  if (!n || n.IsNull()) {
-    if (!optional) fail(key, "required section is missing");
-    return Cfg(YAML::Node(YAML::NodeType::Map), p, file_);
-  }
-  if (!n.IsMap()) fail(key, "expected a mapping of keys");
-  return Cfg(n, p, file_);
+  const bool absent = !n || n.IsNull();
+  if (absent && !optional) fail(key, "required section is missing");
+  if (!absent && !n.IsMap()) fail(key, "expected a mapping of keys");
+  // Constructed, never assigned: assigning a YAML::Node writes through to the node it refers to.
+  Cfg c(absent ? YAML::Node(YAML::NodeType::Map) : n, p, file_);
+  c.record_ = record_;
+  return c;
 }
 
 void Cfg::finish() const {
@@ -175,6 +205,19 @@ void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides
 }
 
 YAML::Node yaml_clone(const YAML::Node& n) { return YAML::Clone(n); }
+
+void yaml_merge(YAML::Node& base, const YAML::Node& over) {
+  if (!over.IsMap() || !base.IsMap()) {
+    base = YAML::Clone(over);
+    return;
+  }
+  for (const auto& kv : over) {
+    const std::string k = kv.first.Scalar();
+    YAML::Node child = base[k];
+    if (child.IsMap() && kv.second.IsMap()) yaml_merge(child, kv.second);
+    else base[k] = YAML::Clone(kv.second);
+  }
+}
 
 std::string yaml_dump(const YAML::Node& n) {
   YAML::Emitter e;

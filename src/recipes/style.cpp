@@ -29,7 +29,7 @@ class StyleRecipe : public Recipe {
     style_path_ = rc.req<std::string>("style_image");
     style_size_ = rc.get<int64_t>("style_size", 0, 0, 1 << 14);
     YAML::Node fn = archs::read_feature_section(rc, "features", 16, "");
-    vgg_ = archs::build_feature_vgg(Cfg(fn, rc.path() + ".features", root.file()));
+    vgg_ = archs::build_feature_vgg(rc.child("features", true).with_node(fn));
     vgg_->to(device_);
     content_w_ = losses::read_layer_weights(rc, "content_layers", {{"relu2_2", 1e5}});
     style_w_ = losses::read_layer_weights(rc, "style_layers", {{"relu1_2", 1e10}, {"relu2_2", 1e10}, {"relu3_3", 1e10}, {"relu4_3", 1e10}});

@@ -11,13 +11,15 @@ TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt,
     : net_(std::move(net)), device_(device), opt_(opt) {
   net_->to(device_);
   Cfg user = rc.child(opt_.optimizer_key, true);
-  Cfg ocfg = user;
-  if (!opt_.default_optimizer.empty()) {
+  // (Built in one expression: assigning over a Cfg would assign over the YAML node it refers to.)
+  Cfg ocfg = [&] {
+    if (opt_.default_optimizer.empty()) return user;
     YAML::Node merged = YAML::Load(opt_.default_optimizer);
-    if (user.has("type") && user.node()["type"].as<std::string>() != merged["type"].as<std::string>()) merged = YAML::Node(YAML::NodeType::Map);
-    for (const auto& kv : user.node()) merged[kv.first.as<std::string>()] = kv.second;
-    ocfg = Cfg(merged, user.path(), user.file());
-  }
+    const YAML::Node& given = user.node();
+    if (user.has("type") && given["type"].as<std::string>() != merged["type"].as<std::string>()) merged = YAML::Node(YAML::NodeType::Map);
+    for (const auto& kv : given) merged[kv.first.as<std::string>()] = YAML::Clone(kv.second);
+    return user.with_node(merged);
+  }();
   optimizer_type_ = ocfg.has("type") ? ocfg.node()["type"].as<std::string>() : "adam";
   optimizer_ = optim::build_optimizer(ocfg, trainable());
   schedule_ = optim::LrSchedule::from_yaml(rc.child(opt_.scheduler_key, true), total_steps);

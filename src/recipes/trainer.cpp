@@ -254,9 +254,12 @@ Training build_training(YAML::Node root_node, const std::string& file) {
   t.recipe = build_recipe(root, t.device, t.options.total_steps);
   t.recipe->check_data(*t.train, t.val.get());
   root.finish();
-  // The input with the arch/recipe defaults filled in.
+  // The input with every default filled in: what the recipe resolved (network options), then every
+  // value read through the config (given or defaulted).
   t.resolved = yaml_clone(input);
-  for (const auto& kv : t.recipe->resolved_config()) t.resolved[kv.first.as<std::string>()] = kv.second;
+  for (const auto& kv : t.recipe->resolved_config()) t.resolved[kv.first.as<std::string>()] = yaml_clone(kv.second);
+  yaml_merge(t.resolved, root.resolved());
+  t.input = input;
   return t;
 }
 
@@ -342,6 +345,10 @@ int train(const TrainArgs& args) {
   std::vector<ConfigChange> changes;
   if (have_run_cfg) {
     changes = config_changes(run_cfg, resolved);
+    // Runs saved before config.yaml held every default lack those keys: a key this session did
+    // not set either is a default both sessions used, not a change.
+    const auto given = flatten_config(t.input);
+    std::erase_if(changes, [&](const ConfigChange& c) { return c.before == "(absent)" && !given.count(c.key); });
     std::string refused;
     for (const auto& c : changes)
       if (!c.safe) refused += "\n  " + c.key + ": " + c.before + " -> " + c.after;

@@ -62,7 +62,7 @@ TEST_CASE("colour preservation keeps the content's chroma within 1/255", "[style
   REQUIRE((io::rgb_to_ycbcr(out)[0] - io::rgb_to_ycbcr(ref)[0]).abs().mean().item<float>() > 0.01f);
 }
 
-TEST_CASE("L-BFGS and Adam both reduce the loss; coarse-to-fine scales run", "[style][gatys]") {
+TEST_CASE("L-BFGS and Adam both reduce the loss, and coarse-to-fine scales run", "[style][gatys]") {
   const torch::Tensor content = image("val/rocket.jpg"), style = image("train/gravel.png");
   for (const char* o : {"{optimizer: lbfgs, iterations: 40}", "{optimizer: adam, lr: 0.03, iterations: 40}",
                         "{scales: [0.5, 1.0], iterations: 20}"}) {
@@ -145,6 +145,10 @@ TEST_CASE("the feed-forward style recipe trains, and apply runs its network on w
   REQUIRE_THAT(r.output, Contains("normalises over the whole image"));
   r = test::run_cli({"export", "--checkpoint", ck, "--output", (dir / "style.onnx").string()});
   REQUIRE(r.exit_code == 0);
+  // tessera eval scores upscalers; a style network is sent to apply.
+  r = test::run_cli({"eval", "--checkpoint", ck, "--data", (d / "val").string()});
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("run style networks with `tessera apply`"));
   // A style image that does not exist is named before anything trains.
   r = test::run_cli({"train", (test::source_dir() / "configs/style/johnson_smoke.yaml").string(), "--run-dir", (dir / "run2").string(),
                      "data.train.dir=" + (d / "train").string(), "data.val.dir=" + (d / "val").string(), "recipe.style_image=nope.png"});

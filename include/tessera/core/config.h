@@ -1,9 +1,12 @@
 // Typed access to YAML configs. Every XOptions::from_yaml reads its keys through a Cfg, then calls
 // finish(), which rejects any key that was not read (naming its full path and the nearest valid key).
+// Every value read (given or defaulted) is also recorded, so resolved() is the whole config as it
+// was used: what a run saves as config.yaml, defaults included.
 #pragma once
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -44,6 +47,11 @@ class Cfg {
 
   // Throws ConfigError for every key that was not read.
   void finish() const;
+  // A Cfg at the same path and file, recording into the same resolved config, over other contents
+  // (a family's defaults merged with the user's keys, a section rebuilt elsewhere).
+  Cfg with_node(YAML::Node node) const;
+  // The values read so far through this Cfg and every Cfg derived from it, as a YAML tree.
+  YAML::Node resolved() const { return record_ ? *record_ : YAML::Node(YAML::NodeType::Map); }
 
   std::string where(const std::string& key) const;  // "file: a.b.key"
   const YAML::Node& node() const { return node_; }
@@ -55,11 +63,13 @@ class Cfg {
   YAML::Node at(const std::string& key) const;
   template <class T>
   T convert(const std::string& key, const YAML::Node& n) const;
+  void record(const std::string& key, const YAML::Node& value) const;
 
   YAML::Node node_;
   std::string path_;
   std::string file_;
   std::set<std::string> seen_;
+  std::shared_ptr<YAML::Node> record_;  // shared by a root Cfg and all its children
 };
 
 // Loads a YAML file; a syntax error names the file, line and column.
@@ -68,9 +78,28 @@ YAML::Node load_yaml_file(const std::string& file);
 void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides);
 // Deep copy (yaml-cpp nodes alias by default).
 YAML::Node yaml_clone(const YAML::Node& n);
+// Lays `over` onto `base`: mappings merge key by key, anything else is replaced (deep copies).
+void yaml_merge(YAML::Node& base, const YAML::Node& over);
 std::string yaml_dump(const YAML::Node& n);
 
 // ---- template implementation ----
+namespace detail {
+std::string shortest_double(double v);  // the shortest text that reads back as v ("0.1", not 0.10000000000000001)
+template <class T>
+YAML::Node value_node(const T& v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return YAML::Node(shortest_double(static_cast<double>(v)));
+  } else if constexpr (std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<float>>) {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (auto x : v) n.push_back(shortest_double(static_cast<double>(x)));
+    n.SetStyle(YAML::EmitterStyle::Flow);
+    return n;
+  } else {
+    return YAML::Node(v);
+  }
+}
+}  // namespace detail
+
 template <class T>
 T Cfg::convert(const std::string& key, const YAML::Node& n) const {
   try {
@@ -110,15 +139,18 @@ T Cfg::req(const std::string& key) {
   YAML::Node n = at(key);
   if (!n) fail(key, "required key is missing");
   if (n.IsNull()) fail(key, "required key has no value");
-  return convert<T>(key, n);
+  T v = convert<T>(key, n);
+  record(key, detail::value_node(v));
+  return v;
 }
 
 template <class T>
 T Cfg::get(const std::string& key, const T& def) {
   seen_.insert(key);
   YAML::Node n = at(key);
-  if (!n || n.IsNull()) return def;
-  return convert<T>(key, n);
+  T v = !n || n.IsNull() ? def : convert<T>(key, n);
+  record(key, detail::value_node(v));
+  return v;
 }
 
 template <class T>

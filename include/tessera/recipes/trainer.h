@@ -39,7 +39,8 @@ struct Training {
   data::DatasetPtr train, val;
   data::LoaderOptions loader;
   RecipePtr recipe;
-  YAML::Node resolved;  // the input with the recipe's resolved sections (no _meta yet)
+  YAML::Node resolved;  // the whole config as used, every default filled in (no _meta yet)
+  YAML::Node input;     // the config as given (file + overrides)
 };
 // Seeds LibTorch's generators with the config's seed before building the networks.
 Training build_training(YAML::Node root, const std::string& file);

@@ -1,0 +1,113 @@
+#include "tessera/recipes/evaluate.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+
+#include "tessera/archs/inference.h"
+#include "tessera/data/generative_datasets.h"
+#include "tessera/io/image_io.h"
+#include "tessera/recipes/generative.h"
+#include "tessera/recipes/sr.h"
+
+namespace tessera::recipes {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Real images for FID: digits.csv, a folder of class folders, or a flat folder of images.
+torch::Tensor load_reference_images(const std::string& path, int64_t size, int64_t channels) {
+  if (fs::path(path).extension() == ".csv") return data::load_digits(path, size, "all")->images();
+  bool has_dirs = false;
+  if (fs::is_directory(path))
+    for (const auto& e : fs::directory_iterator(path)) has_dirs |= e.is_directory();
+  if (has_dirs) return data::load_class_folders(path, size, channels, false, false)->images();
+  std::vector<torch::Tensor> imgs;
+  for (const auto& f : io::list_images(path)) {
+    torch::Tensor t = io::read_image(f).rgb.unsqueeze(0);
+    if (channels == 1) t = io::rgb_to_gray(t);
+    imgs.push_back(torch::upsample_bilinear2d(t, {size, size}, false).clamp(0, 1));
+  }
+  if (imgs.empty()) throw Error("no images in '" + path + "'");
+  return torch::cat(imgs);
+}
+
+EvalReport evaluate_generator(archs::NetImpl& net, const EvalRequest& a) {
+  if (a.features.empty())
+    throw ConfigError("evaluating a generator needs --features (a classifier checkpoint, see configs/eval/digits_classifier.yaml)");
+  archs::GeneratorImpl* gen = archs::as_generator(net);
+  auto shape = gen->sample_shape();
+  if (shape.size() != 3) throw ConfigError("FID/IS need an image generator; '" + a.checkpoint + "' makes " + std::to_string(shape.size()) + "-D samples");
+  net.to(a.device);
+  FeatureNet feat(a.features, a.device);
+  torch::Tensor real = load_reference_images(a.data, shape[1], shape[0]);
+  GenerativeScores s = score_generator(*gen, feat, real, a.n, a.seed, a.device);
+  EvalReport r;
+  r.json = {{"checkpoint", a.checkpoint}, {"data", a.data}, {"features", a.features}, {"samples", a.n},
+            {"real_images", real.size(0)}, {"fid", s.fid}, {"inception_score", s.is_mean}, {"inception_score_std", s.is_std}};
+  if (gen->num_classes() > 0) r.json["class_accuracy"] = s.class_accuracy;
+  r.table = fmt::format("{}: {} samples vs {} real images from {}\nFID              {:.4f}\nInception score  {:.4f} +- {:.4f}\n",
+                        gen->type(), a.n, real.size(0), a.data, s.fid, s.is_mean, s.is_std);
+  if (gen->num_classes() > 0) r.table += fmt::format("class accuracy   {:.4f}\n", s.class_accuracy);
+  return r;
+}
+
+EvalReport evaluate_upscaler(archs::NetImpl& net, const EvalRequest& a) {
+  if (net.scale() == 1)
+    throw ConfigError("'" + a.checkpoint + "' holds a " + net.type() + " (scale 1): tessera eval scores upscalers against "
+                      "bicubic; run style networks with `tessera apply`");
+  if (a.scale != 0 && a.scale != net.scale())
+    throw ConfigError("--scale " + std::to_string(a.scale) + " does not match the checkpoint's x" + std::to_string(net.scale()));
+  const archs::TileOptions tiles = archs::checked_tiles(net, a.tile, -1);
+  net.to(a.device);
+  data::SrFolderOptions o;
+  o.hr_dir = a.data;
+  o.lr_dir = a.lr_data;
+  o.scale = net.scale();
+  data::SrFolderDataset ds(o);
+  metrics::QualityOptions q;
+  q.y_channel = !a.rgb;
+  q.crop_border = a.crop_border >= 0 ? a.crop_border : net.scale();
+  SrEvaluation ev = evaluate_sr(net, ds, q, a.metrics, tiles, a.device);
+  const std::string ch = q.y_channel ? "y" : "rgb";
+  EvalReport r;
+  r.json = {{"checkpoint", a.checkpoint}, {"data", a.data}, {"scale", net.scale()}, {"channel", ch}, {"crop_border", q.crop_border},
+            {"model", ev.model}, {"bicubic", ev.bicubic}};
+  for (const auto& s : ev.images) {
+    nlohmann::json row = {{"name", s.name}};
+    for (const auto& m : ev.metrics) row[m] = s.model.at(m), row["bicubic_" + m] = s.bicubic.at(m);
+    r.json["images"].push_back(row);
+  }
+  r.table = fmt::format("{} x{} on {} ({} images, {} channel, crop {})\n{:<28}", net.type(), net.scale(), a.data, ev.images.size(), ch,
+                        q.crop_border, "image");
+  for (const auto& m : ev.metrics) r.table += fmt::format(" {:>10}", m);
+  for (const auto& m : ev.metrics) r.table += fmt::format(" {:>10}", "bicubic " + m);
+  r.table += "\n";
+  auto row = [&](const std::string& name, const std::map<std::string, double>& model, const std::map<std::string, double>& bic) {
+    r.table += fmt::format("{:<28}", name);
+    for (const auto& m : ev.metrics) r.table += fmt::format(" {:>10.4f}", model.at(m));
+    for (const auto& m : ev.metrics) r.table += fmt::format(" {:>10.4f}", bic.at(m));
+    r.table += "\n";
+  };
+  for (const auto& s : ev.images) row(s.name, s.model, s.bicubic);
+  row("mean", ev.model, ev.bicubic);
+  return r;
+}
+
+}  // namespace
+
+const Evaluator& evaluator_for(const std::string& task, const archs::NetImpl& net) {
+  static const std::map<std::string, Evaluator> evaluators = {
+      {"image_to_image", evaluate_upscaler}, {"generator", evaluate_generator}, {"autoencoder", evaluate_generator}};
+  auto it = evaluators.find(task);
+  if (it == evaluators.end()) {
+    std::string known;
+    for (const auto& [k, v] : evaluators) known += (known.empty() ? "" : ", ") + k;
+    throw ConfigError("no evaluator for " + net.type() + " networks (task " + task + "); tessera eval evaluates: " + known);
+  }
+  return it->second;
+}
+
+}  // namespace tessera::recipes
