@@ -132,10 +132,29 @@ void Cfg::finish() const {
 
 namespace {
 
-// yaml-cpp keeps both entries of a repeated key and reads the first: refuse them instead.
-void check_duplicate_keys(const YAML::Node& n, const std::string& file, const std::string& path) {
+// A copy that shares no node: YAML aliases (*a) would make an override or a recorded default of
+// one section write into another. Refuses a self-referencing anchor (and absurd nesting).
+YAML::Node unaliased(const YAML::Node& n, const std::string& file, int depth = 0) {
+  if (depth > 64) throw ConfigError(file + ": nesting deeper than 64 levels (an anchor that refers to itself?)");
+  if (n.IsMap()) {
+    YAML::Node out(YAML::NodeType::Map);
+    for (const auto& kv : n) out[kv.first.Scalar()] = unaliased(kv.second, file, depth + 1);
+    return out;
+  }
   if (n.IsSequence()) {
-    for (size_t i = 0; i < n.size(); ++i) check_duplicate_keys(n[i], file, path + "[" + std::to_string(i) + "]");
+    YAML::Node out(YAML::NodeType::Sequence);
+    for (const auto& x : n) out.push_back(unaliased(x, file, depth + 1));
+    out.SetStyle(n.Style());
+    return out;
+  }
+  return YAML::Clone(n);
+}
+
+// yaml-cpp keeps both entries of a repeated key and reads the first: refuse them instead.
+void check_duplicate_keys(const YAML::Node& n, const std::string& file, const std::string& path, int depth = 0) {
+  if (depth > 64) throw ConfigError(file + ": nesting deeper than 64 levels (an anchor that refers to itself?)");
+  if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) check_duplicate_keys(n[i], file, path + "[" + std::to_string(i) + "]", depth + 1);
   } else if (n.IsMap()) {
     std::map<std::string, int> first_line;
     for (const auto& kv : n) {
@@ -146,7 +165,7 @@ void check_duplicate_keys(const YAML::Node& n, const std::string& file, const st
       if (!inserted)
         throw ConfigError(file + ":" + std::to_string(line) + ": " + p + ": duplicate key (first given on line " +
                           std::to_string(it->second) + ")");
-      check_duplicate_keys(kv.second, file, p);
+      check_duplicate_keys(kv.second, file, p, depth + 1);
     }
   }
 }
@@ -159,8 +178,8 @@ YAML::Node load_yaml_file(const std::string& file) {
   try {
     YAML::Node n = YAML::Load(in);
     if (!n.IsMap()) throw ConfigError(file + ": the top level of a config must be a mapping of keys");
-    check_duplicate_keys(n, file, "");
-    return n;
+    check_duplicate_keys(n, file, "");  // before unaliasing, which would keep one of two equal keys
+    return unaliased(n, file);
   } catch (const YAML::ParserException& e) {
     throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                       ": YAML syntax error: " + e.msg);

@@ -48,6 +48,7 @@ class StyleRecipe : public Recipe {
     rc.finish();
     for (const auto& [k, w] : content_w_) ctaps_.insert(k), taps_.insert(k);
     for (const auto& [k, w] : style_w_) staps_.insert(k), taps_.insert(k);
+    vgg_->features(torch::zeros({1, 3, 32, 32}, torch::TensorOptions().device(device_)), taps_);  // unknown layers fail here
     // The style image's Gram matrices, once (pytorch/examples: the style image at --style-size).
     torch::Tensor style = io::read_image(style_path_).rgb;
     if (style_size_ > 0) style = resize_longer_side(style, style_size_);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -271,10 +272,14 @@ int train(const TrainArgs& args) {
   // or a new one when a checkpoint of another run is continued in --run-dir (a branch).
   fs::path run_dir = args.run_dir, source_run, resume_ckpt;
   if (resuming && args.resume != "auto") {
-    const fs::path r(args.resume);
+    fs::path r = fs::path(args.resume).lexically_normal();
+    if (r.filename().empty()) r = r.parent_path();  // "step_N/" as shells complete it
     if (fs::exists(r / "state.pt")) {
       resume_ckpt = r;
       source_run = r.parent_path().parent_path();
+      if (r.parent_path().filename() != "checkpoints" && args.run_dir.empty())
+        throw ConfigError("--resume '" + args.resume + "' is a checkpoint outside a run's checkpoints/ folder; give --run-dir for "
+                          "the run that continues from it");
     } else if (fs::is_directory(r / "checkpoints")) {
       source_run = r;
     } else {
@@ -294,9 +299,11 @@ int train(const TrainArgs& args) {
   if (source_run.empty()) source_run = run_dir;
   const bool branch = !same_path(source_run, run_dir) && fs::exists(source_run);
 
-  CreatedDir created{fs::exists(run_dir) ? fs::path() : run_dir};
+  const bool fresh_dir = !fs::exists(run_dir);
   fs::create_directories(run_dir);
   RunLock lock(run_dir);
+  // Marked only once the lock is ours: a launch that lost the lock must not remove the winner's.
+  CreatedDir created{fresh_dir ? run_dir : fs::path()};
 
   std::vector<fs::path> candidates;
   if (!resume_ckpt.empty()) candidates = {resume_ckpt};
@@ -363,11 +370,22 @@ int train(const TrainArgs& args) {
     spdlog::warn("took over the lock of '{}' from a training that ended without releasing it ({})", run_dir.string(),
                  lock.previous_holder());
   for (const auto& c : changes) spdlog::info("config change on resume: {}: {} -> {}", c.key, c.before, c.after);
-  if (resuming && candidates.empty()) spdlog::info("--resume auto: '{}' has no checkpoint yet, so this starts a new run", run_dir.string());
+  if (resuming && candidates.empty()) {
+    // A run whose checkpoints are gone (moved aside, deleted) is not a new run: starting over would
+    // trim its metrics and compete with its best/.
+    bool traces = fs::exists(run_dir / "checkpoints" / "best");
+    if (fs::is_directory(run_dir / "checkpoints"))
+      for (const auto& e : fs::directory_iterator(run_dir / "checkpoints")) traces |= e.path().extension() == ".unusable";
+    if (traces)
+      throw ConfigError("--resume auto: '" + run_dir.string() + "' has no loadable step checkpoint but holds an earlier run "
+                        "(best/ or step_N.unusable/); resume from one with --resume DIR, or start a new run in another --run-dir");
+    spdlog::info("--resume auto: '{}' has no checkpoint yet, so this starts a new run", run_dir.string());
+  }
 
   TrainerState st;
   bool resumed = false;
   fs::path resumed_from;
+  std::vector<fs::path> unusable;
   for (const auto& c : candidates) {
     try {
       st = load_checkpoint(c, *recipe);
@@ -378,17 +396,21 @@ int train(const TrainArgs& args) {
     } catch (const Error& e) {
       if (!resume_ckpt.empty()) throw;
       spdlog::warn("skipping unusable checkpoint: {}", e.what());
-      if (!branch) {
-        // Kept for inspection, out of the way of the checkpoints this run writes next.
-        std::error_code ec;
-        const fs::path aside = c.string() + ".unusable";
-        fs::remove_all(aside, ec);
-        fs::rename(c, aside, ec);
-        if (!ec) spdlog::warn("moved it to {}", aside.string());
-      }
+      unusable.push_back(c);
     }
   }
-  if (!candidates.empty() && !resumed) throw Error("no usable checkpoint in '" + source_run.string() + "'");
+  if (!candidates.empty() && !resumed)
+    throw Error("no usable checkpoint in '" + source_run.string() + "' (none was changed; see the reasons above)");
+  // Only once an older one loaded, the newer unusable ones move out of the way of the checkpoints
+  // this run writes next (kept for inspection).
+  if (!branch)
+    for (const auto& c : unusable) {
+      std::error_code ec;
+      const fs::path aside = c.string() + ".unusable";
+      fs::remove_all(aside, ec);
+      fs::rename(c, aside, ec);
+      if (!ec) spdlog::warn("moved {} to {}", c.string(), aside.string());
+    }
   // The best score is that of best/ in this run directory (a branch starts without one).
   st.best = read_best(run_dir);
   if (!st.best.metric.empty() && st.best.metric != recipe->best_metric()) st.best = BestRecord{};
@@ -431,6 +453,7 @@ int train(const TrainArgs& args) {
   if (val_ds) spdlog::info("val data: {}", val_ds->describe());
   spdlog::info("device {}, {} threads, {} steps", device.str(), torch::get_num_threads(), to.total_steps);
 
+  bool step_validated = false;  // metrics.jsonl already has the resumed step's validation
   if (!branch) {
     // Rows logged after the checkpoint (by the run that was killed, or by one that never saved) are
     // replayed by this one: drop them so metrics.jsonl holds one row per step.
@@ -439,8 +462,15 @@ int train(const TrainArgs& args) {
       std::istringstream in(io::read_file(mpath));
       std::string kept;
       for (std::string l; std::getline(in, l);) {
+        // A line torn by the kill is dropped, as are rows past the checkpoint.
         const auto p = l.find("\"step\": ");
-        if (p == std::string::npos || std::stoll(l.substr(p + 8)) <= st.step) kept += l + "\n";
+        long long row_step = 0;
+        const auto r = p == std::string::npos ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+                                              : std::from_chars(l.data() + p + 8, l.data() + l.size(), row_step);
+        if (r.ec == std::errc() && row_step <= st.step && l.back() == '}') {
+          kept += l + "\n";
+          step_validated |= row_step == st.step && l.find("\"val/") != std::string::npos;
+        }
       }
       io::write_file_atomic(mpath, kept);
     }
@@ -492,6 +522,30 @@ int train(const TrainArgs& args) {
     spdlog::info("saved checkpoint {}", (run_dir / "checkpoints" / step_dir_name(st.step)).string());
   };
 
+  auto is_validation_step = [&](int64_t step) { return (to.val_every > 0 && step % to.val_every == 0) || step == to.total_steps; };
+  auto validate_step = [&]() {
+    bool is_best = false;
+    try {
+      is_best = run_validation();
+    } catch (...) {
+      if (last_saved != st.step) checkpoint();
+      spdlog::error("validation at step {} failed; the step is saved, continue with: {}", st.step, resume_hint);
+      throw;
+    }
+    if (is_best) {
+      if (last_saved != st.step) checkpoint();
+      save_best(run_dir, st);
+      spdlog::info("new best {} {:.4f} at step {}: copied to {}", st.best.metric, st.best.value, st.step,
+                   (run_dir / "checkpoints" / "best").string());
+    }
+  };
+  // A run stopped between a step's checkpoint and its validation (killed, or the validation
+  // failed) validates that step first.
+  if (resumed && !branch && !step_validated && st.step > 0 && is_validation_step(st.step)) {
+    spdlog::info("step {} was saved but not validated: validating it now", st.step);
+    validate_step();
+  }
+
   while (st.step < to.total_steps) {
     data::Batch batch = loader.batch(st.step);
     Scalars s = recipe->train_step(batch, st.step);
@@ -534,22 +588,7 @@ int train(const TrainArgs& args) {
     const bool last = st.step == to.total_steps;
     // The step's checkpoint is written before it is validated: a failing validation loses nothing.
     if ((to.save_every > 0 && st.step % to.save_every == 0) || last) checkpoint();
-    if ((to.val_every > 0 && st.step % to.val_every == 0) || last) {
-      bool is_best = false;
-      try {
-        is_best = run_validation();
-      } catch (...) {
-        if (last_saved != st.step) checkpoint();
-        spdlog::error("validation at step {} failed; the step is saved, continue with: {}", st.step, resume_hint);
-        throw;
-      }
-      if (is_best) {
-        if (last_saved != st.step) checkpoint();
-        save_best(run_dir, st);
-        spdlog::info("new best {} {:.4f} at step {}: copied to {}", st.best.metric, st.best.value, st.step,
-                     (run_dir / "checkpoints" / "best").string());
-      }
-    }
+    if (is_validation_step(st.step)) validate_step();
     const int sig = g_signal.load();
     if (sig != 0 || (args.stop_after >= 0 && st.step >= args.stop_after)) {
       if (tty) std::fprintf(stderr, "\r\033[K");

@@ -101,3 +101,14 @@ TEST_CASE("a config with an unknown key at any level is refused by the configs c
     REQUIRE_THROWS_AS(recipes::build_training(n, file), ConfigError);
   }
 }
+
+TEST_CASE("YAML aliases are copied apart, and a self-referencing anchor is refused", "[config]") {
+  auto dir = test::temp_dir("config_alias");
+  std::ofstream(dir / "a.yaml") << "name: x\ndata:\n  train: &d {type: sr_folder, scale: 2}\n  val: *d\n";
+  YAML::Node n = load_yaml_file((dir / "a.yaml").string());
+  apply_overrides(n, {"data.val.scale=3"});
+  REQUIRE(n["data"]["val"]["scale"].as<int>() == 3);
+  REQUIRE(n["data"]["train"]["scale"].as<int>() == 2);  // the override did not write through the alias
+  std::ofstream(dir / "b.yaml") << "name: x\na: &x\n  b: *x\n";
+  REQUIRE_THROWS_AS(load_yaml_file((dir / "b.yaml").string()), ConfigError);
+}

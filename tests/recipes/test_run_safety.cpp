@@ -214,6 +214,44 @@ TEST_CASE("a failing validation comes after the step's checkpoint", "[safety][tr
   REQUIRE(r.exit_code == 1);
   REQUIRE_THAT(r.output, Contains("zz_broken.png") && Contains("the step is saved"));
   REQUIRE(fs::exists(dir / "run/checkpoints/step_00000020/state.pt"));
+  // With the image fixed, the resumed run validates step 20 before it trains on (and a line torn
+  // at the end of metrics.jsonl does not stop it).
+  fs::remove(dir / "val/zz_broken.png");
+  std::ofstream(dir / "run/metrics.jsonl", std::ios::app) << "{\"step\": ";
+  r = test::run_cli(test::sr_smoke_args(dir / "run", {"data.val.hr_dir=" + (dir / "val").string(), "data.val.cache=false",
+                                                      "trainer.save_every=1000", "trainer.val_every=20", "--resume", "auto"}));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("step 20 was saved but not validated: validating it now"));
+  const std::string m = io::read_file(dir / "run/metrics.jsonl");
+  REQUIRE_THAT(m, Contains("{\"step\": 20, \"val/") && Contains("{\"step\": 40, \"val/"));
+}
+
+TEST_CASE("resume paths: a trailing slash, a checkpoint outside a run, a run whose checkpoints are gone", "[safety][resume]") {
+  auto dir = test::temp_dir("safety_paths");
+  auto run = dir / "run";
+  REQUIRE(test::run_cli(test::sr_smoke_args(run, {"trainer.val_every=0"})).exit_code == 0);
+  // "step_N/" as shells complete it: the run is runs/x, not its checkpoints/ folder.
+  auto args = test::sr_smoke_args(run, {"--resume", (run / "checkpoints/step_00000040").string() + "/", "trainer.total_steps=50"});
+  args.erase(args.begin() + 2, args.begin() + 4);
+  auto r = test::run_cli(args);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(fs::exists(run / "checkpoints/step_00000050/state.pt"));
+  REQUIRE(!fs::exists(run / "checkpoints/config.yaml"));
+  // A checkpoint copied out of its run needs --run-dir.
+  fs::copy(run / "checkpoints/step_00000050", dir / "loose", fs::copy_options::recursive);
+  args = test::sr_smoke_args(run, {"--resume", (dir / "loose").string()});
+  args.erase(args.begin() + 2, args.begin() + 4);
+  r = test::run_cli(args);
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("outside a run's checkpoints/ folder"));
+  // Every step checkpoint gone but best/ kept: --resume auto does not start over on top of it.
+  REQUIRE(test::run_cli(test::sr_smoke_args(dir / "run2")).exit_code == 0);
+  for (const auto& c : recipes::list_checkpoints(dir / "run2")) fs::remove_all(c);
+  r = test::run_cli(test::sr_smoke_args(dir / "run2", {"--resume", "auto"}));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("holds an earlier run"));
 }
 
 TEST_CASE("every command checks the checkpoint's task first", "[safety][checkpoint]") {
