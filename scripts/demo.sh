@@ -82,7 +82,7 @@ ev = json.load(open(os.path.join(out, "eval.json")))
 print()
 print("tessera demo: conditional GAN on the 8x8 digits (CPU)")
 print(f"  FID {ev['fid']:.2f}, inception score {ev['inception_score']:.2f}, class accuracy {ev['class_accuracy']:.3f} (digits-classifier features)")
-print(f"files: {out}/grid.png (one row per class), {out}/eval.json; runs in {out}/")
+print(f"files: {out}/grid.png (one column per class), {out}/eval.json; runs in {out}/")
 PY
   exit 0
 fi
