@@ -9,6 +9,7 @@
 #include "tessera/archs/inference.h"
 #include "tessera/core/runtime.h"
 #include "tessera/data/resize.h"
+#include "tessera/io/files.h"
 #include "tessera/io/image_io.h"
 
 namespace tessera::cli {
@@ -40,14 +41,10 @@ Run add_apply(CLI::App& app) {
     net->to(device);
     std::vector<std::pair<std::string, std::string>> jobs;
     // Never write over the images being upscaled.
-    auto same = [](const std::string& x, const std::string& y) {
-      std::error_code ec;
-      return fs::exists(x) && fs::exists(y) && fs::equivalent(x, y, ec);
-    };
     if (fs::is_directory(a->input)) {
       if (fs::exists(a->output) && !fs::is_directory(a->output))
         throw ConfigError("input '" + a->input + "' is a folder, so output '" + a->output + "' must be a folder too");
-      if (same(a->input, a->output))
+      if (io::same_file(a->input, a->output))
         throw ConfigError("output folder '" + a->output + "' is the input folder: the outputs would replace the originals");
       for (const auto& f : io::list_images(a->input)) jobs.emplace_back(f, (fs::path(a->output) / fs::path(f).filename()).string());
       if (jobs.empty()) throw Error("no images in '" + a->input + "'");
@@ -55,7 +52,7 @@ Run add_apply(CLI::App& app) {
     } else {
       if (!fs::exists(a->input)) throw Error("input '" + a->input + "' does not exist");
       if (!io::is_image_file(a->output)) throw ConfigError("output '" + a->output + "' needs an image extension (.png, .jpg, ...)");
-      if (same(a->input, a->output)) throw ConfigError("output '" + a->output + "' is the input image: it would be replaced");
+      if (io::same_file(a->input, a->output)) throw ConfigError("output '" + a->output + "' is the input image: it would be replaced");
       jobs.emplace_back(a->input, a->output);
     }
     // Long inference reports progress: on a terminal a live line, in logs a line every few seconds.

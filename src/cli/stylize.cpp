@@ -46,11 +46,10 @@ Run add_stylize(CLI::App& app) {
     for (double w : a->style_weights)
       if (!(w > 0) || !std::isfinite(w)) throw ConfigError("--style-weight: every weight must be a positive number");
     if (!io::is_image_file(a->output)) throw ConfigError("--output '" + a->output + "' needs an image extension (.png, .jpg, ...)");
-    std::error_code ec;
     std::vector<std::string> inputs = a->styles;
     inputs.push_back(a->content);
     for (const auto& in : inputs)
-      if (fs::exists(a->output) && fs::equivalent(in, a->output, ec))
+      if (io::same_file(in, a->output))
         throw ConfigError("--output '" + a->output + "' is an input image: it would be replaced");
 
     torch::Tensor content = io::read_image(a->content).rgb;

@@ -57,10 +57,7 @@ RunLock::RunLock(const fs::path& run_dir) {
     throw Error("cannot lock '" + path.string() + "': " + std::strerror(e));
   }
   previous_ = read_fd(fd_);  // left by a process that died holding the lock
-  char when[64];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  const std::string me = fmt::format("pid {} on host {}, started {}", ::getpid(), host_name(), when);
+  const std::string me = fmt::format("pid {} on host {}, started {}", ::getpid(), host_name(), utc_timestamp());
   if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size()))
     spdlog::warn("cannot record the holder in '{}': {}", path.string(), std::strerror(errno));
 }
@@ -68,8 +65,8 @@ RunLock::RunLock(const fs::path& run_dir) {
 RunLock::~RunLock() {
   if (fd_ < 0) return;
   // An empty lock file means "released cleanly"; the kernel drops the lock with the descriptor.
-  if (::ftruncate(fd_, 0) != 0) {
-  }
+  // (If truncating fails, the next holder only logs a takeover it did not need.)
+  (void)!::ftruncate(fd_, 0);
   ::close(fd_);
 }
 
@@ -209,6 +206,13 @@ std::vector<std::string> merge_overrides(const std::vector<std::string>& earlier
     if (!replaced) out.push_back(all[i]);
   }
   return out;
+}
+
+std::string utc_timestamp() {
+  char buf[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
 }
 
 std::string shell_command(const std::vector<std::string>& args) {

@@ -163,23 +163,11 @@ TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe) {
   return st;
 }
 
-std::string now_utc() {
-  char buf[64];
-  const std::time_t t = std::time(nullptr);
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 std::vector<std::string> string_list(const YAML::Node& n) {
   std::vector<std::string> out;
   if (n && n.IsSequence())
     for (const auto& x : n) out.push_back(x.as<std::string>());
   return out;
-}
-
-bool same_path(const fs::path& a, const fs::path& b) {
-  std::error_code ec;
-  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
 }
 
 // Removes a run directory this session created, if nothing but its lock file ended up in it.
@@ -297,7 +285,7 @@ int train(const TrainArgs& args) {
     }
   }
   if (source_run.empty()) source_run = run_dir;
-  const bool branch = !same_path(source_run, run_dir) && fs::exists(source_run);
+  const bool branch = !io::same_file(source_run, run_dir) && fs::exists(source_run);
 
   const bool fresh_dir = !fs::exists(run_dir);
   fs::create_directories(run_dir);
@@ -313,7 +301,7 @@ int train(const TrainArgs& args) {
   if ((!resuming || branch) && !existing.empty())
     throw ConfigError("run directory '" + run_dir.string() + "' already holds checkpoints; pass --resume auto to continue "
                       "that run, or --run-dir (or another name) to start a new one");
-  if (!resume_ckpt.empty() && !branch && !existing.empty() && !same_path(existing.front(), resume_ckpt))
+  if (!resume_ckpt.empty() && !branch && !existing.empty() && !io::same_file(existing.front(), resume_ckpt))
     throw ConfigError("checkpoint '" + resume_ckpt.string() + "' is not the newest of run '" + run_dir.string() + "' (" +
                       existing.front().filename().string() + " is): continuing in place would replace the newer checkpoints and "
                       "best/. Branch into a new run with --run-dir NEW_DIR (this run stays as it is), or continue from the "
@@ -324,6 +312,7 @@ int train(const TrainArgs& args) {
   const fs::path run_cfg_path = source_run / "config.yaml";
   const bool have_run_cfg = !candidates.empty() && fs::exists(run_cfg_path);
   if (have_run_cfg) run_cfg = load_yaml_file(run_cfg_path.string());
+  const bool unchecked_resume = !candidates.empty() && !have_run_cfg;
   const std::vector<std::string> overrides =
       have_run_cfg ? merge_overrides(string_list(run_cfg["_meta"]["overrides"]), args.overrides) : args.overrides;
 
@@ -370,6 +359,9 @@ int train(const TrainArgs& args) {
     spdlog::warn("took over the lock of '{}' from a training that ended without releasing it ({})", run_dir.string(),
                  lock.previous_holder());
   for (const auto& c : changes) spdlog::info("config change on resume: {}: {} -> {}", c.key, c.before, c.after);
+  if (unchecked_resume)
+    spdlog::warn("'{}' is missing: this session's config cannot be checked against the run's, and the run's earlier "
+                 "overrides are not carried over; only the checkpoint's shapes are checked", run_cfg_path.string());
   if (resuming && candidates.empty()) {
     // A run whose checkpoints are gone (moved aside, deleted) is not a new run: starting over would
     // trim its metrics and compete with its best/.
@@ -422,7 +414,7 @@ int train(const TrainArgs& args) {
 
   YAML::Node history = have_run_cfg && run_cfg["_meta"]["history"] ? yaml_clone(run_cfg["_meta"]["history"]) : YAML::Node(YAML::NodeType::Sequence);
   YAML::Node entry;
-  entry["started"] = now_utc();
+  entry["started"] = utc_timestamp();
   std::vector<std::string> line = {"tessera", "train", args.config_file};
   line.insert(line.end(), args.overrides.begin(), args.overrides.end());
   if (resuming) line.insert(line.end(), {"--resume", args.resume});

@@ -419,6 +419,7 @@ TEST_CASE("runs say what they do: fresh --resume auto, the resume hint, other re
   r = test::run_cli(test::sr_smoke_args(run, {"--resume", ck.string()}));
   REQUIRE(r.exit_code == 1);
   REQUIRE_THAT(r.output, Contains("has no model.safetensors (it holds generator.safetensors)"));
+  REQUIRE_THAT(r.output, Contains("config.yaml' is missing") && Contains("cannot be checked against the run's"));
 }
 
 TEST_CASE("a checkpoint that cannot be written leaves no partial files and says why", "[safety][disk]") {

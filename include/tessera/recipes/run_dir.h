@@ -52,6 +52,9 @@ std::string best_yaml(const BestRecord& b);
 // "key.path=value" overrides with later ones replacing earlier ones for the same key, in order.
 std::vector<std::string> merge_overrides(const std::vector<std::string>& earlier, const std::vector<std::string>& later);
 
+// "2026-12-01T18:10:51Z": the time in config histories and lock files.
+std::string utc_timestamp();
+
 // A shell command line that reruns `args` (quoted where needed).
 std::string shell_command(const std::vector<std::string>& args);
 
