@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "tessera/nn/layers.h"
+#include "tessera/nn/onnx_emit.h"
 
 namespace tessera::archs {
 
@@ -273,7 +274,74 @@ GeneratorImpl* as_generator(NetImpl& net) {
   return nullptr;
 }
 
+// ---------------- ONNX emitters ----------------
+// Generators read the latent code as `x` and a conditional one's labels from the "label" graph
+// input; conditional critics read "label" too.
+namespace {
+
+using exporter::add_emitter;
+using exporter::emit;
+using exporter::OnnxGraph;
+using exporter::tensor_init;
+using S = const std::string&;
+
+void register_generative_emitters() {
+  add_emitter<DcganGeneratorImpl>([](OnnxGraph& g, DcganGeneratorImpl& n, S z, S) {
+    std::string h = z;
+    if (n.opt.num_classes > 0)
+      h = exporter::concat(g, {z, g.add_node("Gather", {tensor_init(g, "embed.weight", n.embed->weight), "label"}, "embedded")}, 1, "z_label");
+    h = emit(g, *n.fc, h, "fc");
+    if (n.fc_bn) h = emit(g, *n.fc_bn, h, "fc_bn");
+    h = exporter::reshape(g, g.add_node("Relu", {h}, "fc_relu"), {-1, n.ch0, 4, 4}, "fc_map");
+    return g.add_node("Tanh", {emit(g, *n.conv_out, emit(g, *n.body, h, "body"), "conv_out")}, "image");
+  });
+  add_emitter<DcganCriticImpl>([](OnnxGraph& g, DcganCriticImpl& n, S x, S) {
+    std::string h = x;
+    const bool conditional = n.opt.num_classes > 0;
+    if (conditional && n.opt.conditioning == "concat") {
+      std::string onehot = g.add_node("Gather", {tensor_init(g, "embed.weight", n.embed->weight), "label"}, "label_vector");
+      std::string maps = exporter::reshape(g, onehot, {-1, n.opt.num_classes, 1, 1}, "label_column");
+      const int64_t size[4] = {1, 1, n.opt.image_size, n.opt.image_size};
+      maps = g.add_node("Expand", {maps, g.add_initializer_i64("label_map_shape", {4}, size)}, "label_maps");
+      h = exporter::concat(g, {x, maps}, 1, "image_label");
+    }
+    std::string f = g.add_node("Flatten", {emit(g, *n.body, h, "body")}, "features", {{"axis", int64_t{1}}});
+    std::string s = exporter::reshape(g, emit(g, *n.fc, f, "fc"), {-1}, "fc_score");
+    if (conditional && n.opt.conditioning == "projection") {
+      std::string e = g.add_node("Gather", {tensor_init(g, "embed.weight", n.embed->weight), "label"}, "class_vector");
+      const int64_t axis[1] = {1};
+      std::string proj = g.add_node("ReduceSum", {g.add_node("Mul", {e, f}, "class_features"), g.add_initializer_i64("projection_axis", {1}, axis)},
+                                    "projection", {{"keepdims", int64_t{0}}});
+      s = g.add_node("Add", {s, proj}, "score");
+    }
+    return s;
+  });
+  add_emitter<MlpGeneratorImpl>([](OnnxGraph& g, MlpGeneratorImpl& n, S z, S) { return emit(g, *n.net, z, "net"); });
+  add_emitter<MlpCriticImpl>([](OnnxGraph& g, MlpCriticImpl& n, S x, S) {
+    return exporter::reshape(g, emit(g, *n.net, x, "net"), {-1}, "score");
+  });
+  add_emitter<ConvDecoderImpl>([](OnnxGraph& g, ConvDecoderImpl& d, S z, S p) {
+    const int64_t s = d.opt.image_size / 4;
+    const std::string q = p.empty() ? "" : p + ".";
+    std::string h = g.add_node("Relu", {emit(g, *d.fc, z, q + "fc")}, q + "fc_relu");
+    h = exporter::reshape(g, h, {-1, 2 * d.opt.base, s, s}, q + "fc_map");
+    h = g.add_node("Relu", {emit(g, *d.up1, h, q + "up1")}, q + "up1_relu");
+    return g.add_node("Sigmoid", {emit(g, *d.up2, h, q + "up2")}, q + "image");
+  });
+  add_emitter<ClassifierImpl>([](OnnxGraph& g, ClassifierImpl& n, S x, S) {
+    const exporter::Attrs pool{{"kernel_shape", std::vector<int64_t>{2, 2}}, {"strides", std::vector<int64_t>{2, 2}}};
+    std::string h = g.add_node("MaxPool", {g.add_node("Relu", {emit(g, *n.conv1, x, "conv1")}, "relu1")}, "pool1", pool);
+    h = g.add_node("MaxPool", {g.add_node("Relu", {emit(g, *n.conv2, h, "conv2")}, "relu2")}, "pool2", pool);
+    h = g.add_node("Flatten", {h}, "flat", {{"axis", int64_t{1}}});
+    h = g.add_node("Relu", {emit(g, *n.fc1, h, "fc1")}, "features");
+    return emit(g, *n.fc2, h, "fc2");
+  });
+}
+
+}  // namespace
+
 void register_generative_archs(ArchRegistry& r) {
+  register_generative_emitters();
   r.add("dcgan_generator", [](Cfg& c) -> NetPtr { return std::make_shared<DcganGeneratorImpl>(DcganOptions::from_yaml(c, false)); });
   r.add("dcgan_critic", [](Cfg& c) -> NetPtr { return std::make_shared<DcganCriticImpl>(DcganOptions::from_yaml(c, true)); });
   r.add("mlp_generator", [](Cfg& c) -> NetPtr { return std::make_shared<MlpGeneratorImpl>(MlpOptions::from_yaml(c, false)); });

@@ -1,5 +1,7 @@
 #include "tessera/archs/inception.h"
 
+#include "tessera/nn/onnx_emit.h"
+
 namespace tessera::archs {
 
 using Conv = BasicConv2d;
@@ -176,7 +178,82 @@ torch::Tensor InceptionV3Impl::features(const torch::Tensor& x) {
   return h.mean({2, 3});
 }
 
+// ---------------- ONNX emitters (mirroring each forward above) ----------------
+namespace {
+
+using exporter::add_emitter;
+using exporter::OnnxGraph;
+using S = const std::string&;
+
+std::string onnx_avg3(OnnxGraph& g, S x, S p) {
+  return g.add_node("AveragePool", {x}, p + ".pool", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{1, 1}},
+                                                      {"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"count_include_pad", int64_t{1}}});
+}
+std::string onnx_max3s2(OnnxGraph& g, S x, S p) {
+  return g.add_node("MaxPool", {x}, p + ".max_pool", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}}});
+}
+// One branch conv of a block: emitted under the block's prefix.
+struct BlockEmit {
+  OnnxGraph& g;
+  Block& b;
+  std::string p;
+  std::string operator()(S name, S x) const { return exporter::emit(g, *b.c.at(name), x, p + "." + name); }
+  std::string chain(std::initializer_list<const char*> names, S x) const {
+    std::string y = x;
+    for (const char* n : names) y = (*this)(n, y);
+    return y;
+  }
+  std::string cat(const std::vector<std::string>& xs, S name) const { return exporter::concat(g, xs, 1, p + "." + name); }
+};
+
+void register_inception_emitters() {
+  add_emitter<BasicConv2dImpl>([](OnnxGraph& g, BasicConv2dImpl& m, S x, S p) {
+    return g.add_node("Relu", {exporter::emit(g, *m.bn, exporter::emit(g, *m.conv, x, p + ".conv"), p + ".bn")}, p + ".relu");
+  });
+  add_emitter<InceptionA>([](OnnxGraph& g, InceptionA& m, S x, S p) {
+    BlockEmit e{g, m, p};
+    return e.cat({e("branch1x1", x), e.chain({"branch5x5_1", "branch5x5_2"}, x), e.chain({"branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"}, x),
+                  e("branch_pool", onnx_avg3(g, x, p))}, "out");
+  });
+  add_emitter<InceptionB>([](OnnxGraph& g, InceptionB& m, S x, S p) {
+    BlockEmit e{g, m, p};
+    return e.cat({e("branch3x3", x), e.chain({"branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"}, x), onnx_max3s2(g, x, p)}, "out");
+  });
+  add_emitter<InceptionC>([](OnnxGraph& g, InceptionC& m, S x, S p) {
+    BlockEmit e{g, m, p};
+    return e.cat({e("branch1x1", x), e.chain({"branch7x7_1", "branch7x7_2", "branch7x7_3"}, x),
+                  e.chain({"branch7x7dbl_1", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5"}, x),
+                  e("branch_pool", onnx_avg3(g, x, p))}, "out");
+  });
+  add_emitter<InceptionD>([](OnnxGraph& g, InceptionD& m, S x, S p) {
+    BlockEmit e{g, m, p};
+    return e.cat({e.chain({"branch3x3_1", "branch3x3_2"}, x), e.chain({"branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"}, x),
+                  onnx_max3s2(g, x, p)}, "out");
+  });
+  add_emitter<InceptionE>([](OnnxGraph& g, InceptionE& m, S x, S p) {
+    BlockEmit e{g, m, p};
+    std::string b3 = e("branch3x3_1", x);
+    b3 = e.cat({e("branch3x3_2a", b3), e("branch3x3_2b", b3)}, "branch3x3");
+    std::string d = e.chain({"branch3x3dbl_1", "branch3x3dbl_2"}, x);
+    d = e.cat({e("branch3x3dbl_3a", d), e("branch3x3dbl_3b", d)}, "branch3x3dbl");
+    return e.cat({e("branch1x1", x), b3, d, e("branch_pool", onnx_avg3(g, x, p))}, "out");
+  });
+  add_emitter<InceptionV3Impl>([](OnnxGraph& g, InceptionV3Impl& n, S x, S) {
+    auto kids = n.named_children();
+    auto run = [&](const char* name, S y) { return exporter::emit(g, *kids[name], y, name); };
+    std::string y = onnx_max3s2(g, run("Conv2d_2b_3x3", run("Conv2d_2a_3x3", run("Conv2d_1a_3x3", x))), "stem1");
+    y = onnx_max3s2(g, run("Conv2d_4a_3x3", run("Conv2d_3b_1x1", y)), "stem2");
+    for (const char* m : {"Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"})
+      y = run(m, y);
+    y = g.add_node("Flatten", {g.add_node("GlobalAveragePool", {y}, "avgpool")}, "pool3", {{"axis", int64_t{1}}});
+    return exporter::emit(g, *n.fc, y, "fc");
+  });
+}
+
+}  // namespace
+
 void register_inception_arch(ArchRegistry& r) {
+  register_inception_emitters();
   r.add("inception_v3", [](Cfg& c) -> NetPtr { return std::make_shared<InceptionV3Impl>(InceptionOptions::from_yaml(c)); });
 }
 

@@ -1,5 +1,7 @@
 #include "tessera/archs/sr.h"
 
+#include "tessera/nn/onnx_emit.h"
+
 namespace tessera::archs {
 
 namespace {
@@ -236,7 +238,69 @@ torch::Tensor SrResNetImpl::forward(torch::Tensor x) {
   return conv_last(upsample->forward(r));
 }
 
+// ---------------- ONNX emitters ----------------
+namespace {
+
+using exporter::add_emitter;
+using exporter::emit;
+using exporter::OnnxGraph;
+using S = const std::string&;
+
+void register_sr_emitters() {
+  add_emitter<ResidualBlockNoBNImpl>([](OnnxGraph& g, ResidualBlockNoBNImpl& b, S x, S p) {
+    std::string r = emit(g, *b.conv2, g.add_node("Relu", {emit(g, *b.conv1, x, p + ".conv1")}, p + ".relu"), p + ".conv2");
+    if (b.res_scale != 1.0) r = g.add_node("Mul", {r, g.add_scalar(p + ".res_scale", static_cast<float>(b.res_scale))}, p + ".scaled");
+    return g.add_node("Add", {x, r}, p + ".out");
+  });
+  add_emitter<WdsrBlockImpl>([](OnnxGraph& g, WdsrBlockImpl& b, S x, S p) {
+    std::string r = emit(g, *b.body, x, p + ".body");
+    if (b.res_scale != 1.0) r = g.add_node("Mul", {r, g.add_scalar(p + ".res_scale", static_cast<float>(b.res_scale))}, p + ".scaled");
+    return g.add_node("Add", {r, x}, p + ".out");
+  });
+  add_emitter<SrResBlockImpl>([](OnnxGraph& g, SrResBlockImpl& b, S x, S p) {
+    std::string y = emit(g, *b.bn1, emit(g, *b.conv1, x, p + ".conv1"), p + ".bn1");
+    y = emit(g, *b.prelu, y, p + ".prelu");
+    y = emit(g, *b.bn2, emit(g, *b.conv2, y, p + ".conv2"), p + ".bn2");
+    return g.add_node("Add", {x, y}, p + ".out");
+  });
+  add_emitter<EspcnImpl>([](OnnxGraph& g, EspcnImpl& n, S x, S) {
+    const std::string act = n.opt.activation == "tanh" ? "Tanh" : "Relu";
+    std::string y = g.add_node(act, {emit(g, *n.conv1, x, "conv1")}, "act1");
+    y = g.add_node(act, {emit(g, *n.conv2, y, "conv2")}, "act2");
+    return emit(g, *n.shuffle, emit(g, *n.conv3, y, "conv3"), "shuffle");
+  });
+  add_emitter<EdsrImpl>([](OnnxGraph& g, EdsrImpl& n, S x, S) {
+    std::string mean = exporter::tensor_init(g, "mean", n.mean.view({1, -1, 1, 1}));
+    std::string range = g.add_scalar("img_range", static_cast<float>(n.opt.img_range));
+    std::string y = g.add_node("Mul", {g.add_node("Sub", {x, mean}, "centered"), range}, "scaled_input");
+    y = emit(g, *n.conv_first, y, "conv_first");
+    std::string body = n.opt.num_block > 0 ? emit(g, *n.body, y, "body") : y;
+    std::string res = g.add_node("Add", {emit(g, *n.conv_after_body, body, "conv_after_body"), y}, "res");
+    std::string out = emit(g, *n.conv_last, emit(g, *n.upsample, res, "upsample"), "conv_last");
+    return g.add_node("Add", {g.add_node("Div", {out, range}, "unscaled"), mean}, "sr");
+  });
+  add_emitter<WdsrImpl>([](OnnxGraph& g, WdsrImpl& n, S x, S) {
+    std::string mean = exporter::tensor_init(g, "mean", n.mean.view({1, -1, 1, 1}));
+    std::string y = g.add_node("Mul", {g.add_node("Sub", {x, mean}, "centered"), g.add_scalar("two", 2.0f)}, "normalized");
+    std::string s = emit(g, *n.skip, y, "skip");
+    std::string h = emit(g, *n.head, y, "head");
+    if (n.opt.num_block > 0) h = emit(g, *n.body, h, "body");
+    std::string t = g.add_node("Add", {emit(g, *n.tail, h, "tail"), s}, "sum");
+    return g.add_node("Add", {g.add_node("Mul", {t, g.add_scalar("half", 0.5f)}, "halved"), mean}, "sr");
+  });
+  add_emitter<SrResNetImpl>([](OnnxGraph& g, SrResNetImpl& n, S x, S) {
+    std::string y = emit(g, *n.prelu_first, emit(g, *n.conv_first, x, "conv_first"), "prelu_first");
+    std::string r = n.opt.num_block > 0 ? emit(g, *n.body, y, "body") : y;
+    r = emit(g, *n.bn_after_body, emit(g, *n.conv_after_body, r, "conv_after_body"), "bn_after_body");
+    r = g.add_node("Add", {r, y}, "res");
+    return emit(g, *n.conv_last, emit(g, *n.upsample, r, "upsample"), "conv_last");
+  });
+}
+
+}  // namespace
+
 void register_sr_archs(ArchRegistry& r) {
+  register_sr_emitters();
   r.add("espcn", [](Cfg& c) -> NetPtr { return std::make_shared<EspcnImpl>(EspcnOptions::from_yaml(c)); });
   r.add("edsr", [](Cfg& c) -> NetPtr { return std::make_shared<EdsrImpl>(EdsrOptions::from_yaml(c)); });
   r.add("wdsr", [](Cfg& c) -> NetPtr { return std::make_shared<WdsrImpl>(WdsrOptions::from_yaml(c)); });

@@ -2,6 +2,8 @@
 
 #include <torch/nn/functional.h>
 
+#include "tessera/nn/onnx_emit.h"
+
 namespace tessera::archs {
 
 namespace F = torch::nn::functional;
@@ -81,7 +83,59 @@ torch::Tensor TransformerNetImpl::forward(torch::Tensor x) {
   return y;
 }
 
+// ---------------- ONNX emitters ----------------
+// Reflection Pad + strided Conv, InstanceNormalization (a builtin layer emitter), nearest Resize,
+// and a final Slice back to the input's size (the network's own crop).
+namespace {
+
+using exporter::add_emitter;
+using exporter::emit;
+using exporter::OnnxGraph;
+using exporter::tensor_init;
+using S = const std::string&;
+
+void register_style_emitters() {
+  add_emitter<ConvLayerImpl>([](OnnxGraph& g, ConvLayerImpl& c, S x, S p) {
+    std::string y = x;
+    if (c.upsample > 1) {
+      const float scales[4] = {1.0f, 1.0f, static_cast<float>(c.upsample), static_cast<float>(c.upsample)};
+      y = g.add_node("Resize", {y, "", g.add_initializer(p + ".scales", {4}, scales)}, p + ".upsample",
+                     {{"mode", std::string("nearest")}, {"coordinate_transformation_mode", std::string("asymmetric")},
+                      {"nearest_mode", std::string("floor")}});
+    }
+    const int64_t k = c.kernel, pad = k / 2, pads[8] = {0, 0, pad, pad, 0, 0, pad, pad};
+    y = g.add_node("Pad", {y, g.add_initializer_i64(p + ".pads", {8}, pads)}, p + ".pad", {{"mode", std::string("reflect")}});
+    return exporter::conv_node(g, y, c.conv2d->weight, c.conv2d->bias, p + ".conv2d", {c.stride, c.stride}, {0, 0});
+  });
+  add_emitter<StyleResidualBlockImpl>([](OnnxGraph& g, StyleResidualBlockImpl& b, S x, S p) {
+    std::string y = g.add_node("Relu", {emit(g, *b.in1, emit(g, *b.conv1, x, p + ".conv1"), p + ".in1")}, p + ".relu");
+    y = emit(g, *b.in2, emit(g, *b.conv2, y, p + ".conv2"), p + ".in2");
+    return g.add_node("Add", {x, y}, p + ".out");
+  });
+  add_emitter<TransformerNetImpl>([](OnnxGraph& g, TransformerNetImpl& n, S x, S) {
+    const std::string range = g.add_scalar("pixel_range", static_cast<float>(n.opt.pixel_range));
+    auto stage = [&](ConvLayer& c, torch::nn::InstanceNorm2d& in, const std::string& y, const std::string& cn, const std::string& inn) {
+      return g.add_node("Relu", {emit(g, *in, emit(g, *c, y, cn), inn)}, inn + ".relu");
+    };
+    std::string y = g.add_node("Mul", {x, range}, "scaled_input");
+    y = stage(n.conv1, n.in1, y, "conv1", "in1");
+    y = stage(n.conv2, n.in2, y, "conv2", "in2");
+    y = stage(n.conv3, n.in3, y, "conv3", "in3");
+    for (size_t i = 0; i < n.res.size(); ++i) y = emit(g, *n.res[i], y, "res" + std::to_string(i + 1));
+    y = stage(n.deconv1, n.in4, y, "deconv1", "in4");
+    y = stage(n.deconv2, n.in5, y, "deconv2", "in5");
+    y = g.add_node("Div", {emit(g, *n.deconv3, y, "deconv3"), range}, "unscaled");
+    const int64_t two[1] = {2}, four[1] = {4}, zero2[2] = {0, 0}, axes[2] = {2, 3}, axis0[1] = {0};
+    std::string hw = g.add_node("Slice", {g.add_node("Shape", {x}, "input_shape"), g.add_initializer_i64("hw_start", {1}, two),
+                                          g.add_initializer_i64("hw_end", {1}, four), g.add_initializer_i64("hw_axis", {1}, axis0)}, "input_hw");
+    return g.add_node("Slice", {y, g.add_initializer_i64("crop_start", {2}, zero2), hw, g.add_initializer_i64("crop_axes", {2}, axes)}, "styled");
+  });
+}
+
+}  // namespace
+
 void register_style_archs(ArchRegistry& r) {
+  register_style_emitters();
   r.add("transformer_net", [](Cfg& c) -> NetPtr { return std::make_shared<TransformerNetImpl>(TransformerNetOptions::from_yaml(c)); });
 }
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "tessera/archs/checkpoint.h"
+#include "tessera/nn/onnx_emit.h"
 
 namespace tessera::archs {
 
@@ -129,7 +130,22 @@ YAML::Node read_feature_section(Cfg& parent, const std::string& key, int64_t def
   return n;
 }
 
+// ONNX: the input normalisation, then the features Sequential (builtin Conv/ReLU/pool emitters).
+namespace {
+void register_vgg_emitter() {
+  exporter::add_emitter<VggImpl>([](exporter::OnnxGraph& g, VggImpl& n, const std::string& x, const std::string&) {
+    std::string y = x;
+    if (n.opt.range_norm) y = g.add_node("Mul", {g.add_node("Add", {y, g.add_scalar("one", 1.0f)}, "shifted"), g.add_scalar("half", 0.5f)}, "unit_range");
+    if (n.opt.use_input_norm)
+      y = g.add_node("Div", {g.add_node("Sub", {y, exporter::tensor_init(g, "imagenet_mean", n.input_mean())}, "centered"),
+                             exporter::tensor_init(g, "imagenet_std", n.input_std())}, "normalized");
+    return exporter::emit(g, *n.features_seq, y, "features");
+  });
+}
+}  // namespace
+
 void register_vgg_arch(ArchRegistry& r) {
+  register_vgg_emitter();
   r.add("vgg", [](Cfg& c) -> NetPtr {
     auto v = std::make_shared<VggImpl>(VggOptions::from_yaml(c));
     v->randomise(0);

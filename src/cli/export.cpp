@@ -37,7 +37,7 @@ Run add_export(CLI::App& app) {
       opt.width = w;
     }
     archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors"},
-                                         {"image_to_image", "generator", "autoencoder"}, "export");
+                                         {"image_to_image", "generator", "autoencoder", "critic", "classifier", "feature_extractor"}, "export");
     exporter::export_onnx_file(*net, a->output, opt);
     spdlog::info("wrote {} ({} x{}, opset {}; input 'input' float32 NCHW RGB in [0,1], {})", a->output, net->type(),
                  net->scale(), a->opset, opt.height > 0 ? "fixed size " + a->size : "dynamic batch/height/width");

@@ -2,7 +2,8 @@
 //   metrics A.png B.png CROP y|rgb        -> {"psnr": .., "ssim": ..} on 8-bit images
 //   resize IN.png SCALE OUT.safetensors   -> MATLAB bicubic of the image, float, unrounded ("y")
 //   init ARCH.yaml OUT.safetensors        -> randomly initialised weights (BN statistics randomised too)
-//   forward CKPT IN.safetensors OUT.safetensors -> network output "y" for input "x"
+//   archs                                 -> the registered arch names, one per line
+//   forward CKPT IN.safetensors OUT.safetensors -> network output "y" for input "x" (critics: and "label")
 //   generate CKPT IN.safetensors OUT.safetensors -> generator/decoder output "y" for "z" (and "label")
 //   fid A.safetensors B.safetensors         -> FID between the "f" features of the two files
 //   adversarial NAME IN OUT                 -> for scores "real", "fake": "critic", "generator" and
@@ -53,11 +54,18 @@ int main(int argc, char** argv) {
       io::save_safetensors(a[2], archs::net_weights(*net));
       return 0;
     }
+    if (a.size() == 1 && a[0] == "archs") {
+      archs::register_builtin_archs();
+      for (const auto& n : archs::arch_registry().names()) std::printf("%s\n", n.c_str());
+      return 0;
+    }
     if (a.size() == 4 && a[0] == "forward") {
       auto net = archs::load_net_checkpoint(a[1]);
       auto in = io::load_safetensors(a[2]);
       torch::NoGradGuard ng;
-      torch::Tensor y = net->forward(in.find("x")->clone());
+      const torch::Tensor* label = in.find("label");
+      auto* critic = dynamic_cast<archs::CriticImpl*>(net.get());
+      torch::Tensor y = critic && label ? critic->score(in.find("x")->clone(), label->clone()) : net->forward(in.find("x")->clone());
       io::save_safetensors(a[3], {{{"y", y}}, {}});
       return 0;
     }

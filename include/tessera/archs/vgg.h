@@ -34,6 +34,9 @@ class VggImpl : public NetImpl {
   const std::vector<std::string>& tap_names() const { return names_; }
   // Seeded He (Kaiming normal, fan-out, as torchvision's init) weights and zero biases.
   void randomise(uint64_t seed);
+  // The ImageNet normalisation, [1, 3, 1, 1].
+  const torch::Tensor& input_mean() const { return mean_; }
+  const torch::Tensor& input_std() const { return std_; }
 
   VggOptions opt;
   torch::nn::Sequential features_seq{nullptr};  // registered as "features"

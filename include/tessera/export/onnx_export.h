@@ -1,25 +1,16 @@
-// ONNX export in C++ (LibTorch has none): one emitter per module kind writes that module's ops
-// into an OnnxGraph. Graphs take and return float32 NCHW RGB in [0, 1] with dynamic batch, height
-// and width, like the CLI's images.
+// ONNX export in C++ (LibTorch has none). Each module kind's emitter (nn/onnx_emit.h, kept beside
+// the module's forward) writes its ops; this layer adds the graph's inputs, outputs and metadata.
+// Image networks take float32 NCHW RGB in [0, 1] as `input` with dynamic batch, height and width
+// (fixed sizes where the network fixes them); generators take `z` (and `label`); conditional
+// critics also take `label`. The one output is `output`: what the network's forward returns.
 #pragma once
-#include <functional>
 #include <string>
-#include <typeindex>
 
 #include "tessera/archs/net.h"
 #include "tessera/export/onnx_graph.h"
+#include "tessera/nn/onnx_emit.h"
 
 namespace tessera::exporter {
-
-// Emits `module` applied to the value named `x`; returns the output value's name.
-using Emitter = std::function<std::string(OnnxGraph& g, torch::nn::Module& module, const std::string& x,
-                                          const std::string& prefix)>;
-
-// Registers the emitter for a module type (keyed by its dynamic type).
-void register_emitter(std::type_index type, Emitter e);
-// Emits any registered module kind; unknown kinds throw an Error naming the module.
-std::string emit(OnnxGraph& g, torch::nn::Module& module, const std::string& x, const std::string& prefix);
-void register_builtin_emitters();
 
 struct ExportOptions {
   int opset = 17;
