@@ -16,35 +16,15 @@ int64_t stages_for(Cfg& c, int64_t size) {
 
 }  // namespace
 
-// ---------------- DCGAN ----------------
-DcganOptions DcganOptions::from_yaml(Cfg& c, bool critic) {
-  DcganOptions o;
-  o.image_size = c.get<int64_t>("image_size", o.image_size, 8, 1024);
-  stages_for(c, o.image_size);
-  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
-  if (!critic) o.latent_dim = c.get<int64_t>("latent_dim", o.latent_dim, 1, 4096);
-  o.base = c.get<int64_t>("base", o.base, 1, 1024);
-  o.num_classes = c.get<int64_t>("num_classes", 0, 0, 100000);
-  o.embed_dim = c.get<int64_t>("embed_dim", o.embed_dim, 1, 1024);
-  o.norm = critic ? c.get_choice("norm", "batch", {"batch", "layer", "none"}) : c.get_choice("norm", "batch", {"batch", "none"});
-  if (critic) o.conditioning = c.get_choice("conditioning", "concat", {"concat", "projection"});
-  c.finish();
-  return o;
+void DcganOptions::check(Cfg& c) const { stages_for(c, image_size); }
+void AutoencoderOptions::check(Cfg& c) const {
+  if (image_size % 4 != 0) c.fail("image_size", "must be a multiple of 4");
+}
+void ClassifierOptions::check(Cfg& c) const {
+  if (image_size % 4 != 0) c.fail("image_size", "must be a multiple of 4");
 }
 
-YAML::Node DcganOptions::to_yaml(const std::string& type, bool critic) const {
-  YAML::Node n;
-  n["type"] = type;
-  n["image_size"] = image_size;
-  n["channels"] = channels;
-  if (!critic) n["latent_dim"] = latent_dim;
-  n["base"] = base;
-  n["num_classes"] = num_classes;
-  n["embed_dim"] = embed_dim;
-  n["norm"] = norm;
-  if (critic) n["conditioning"] = conditioning;
-  return n;
-}
+// ---------------- DCGAN ----------------
 
 DcganGeneratorImpl::DcganGeneratorImpl(DcganOptions o) : opt(std::move(o)) {
   const int64_t n = static_cast<int64_t>(std::log2(opt.image_size)) - 2;
@@ -127,35 +107,6 @@ torch::Tensor DcganCriticImpl::score(const torch::Tensor& x, const torch::Tensor
 }
 
 // ---------------- MLPs ----------------
-MlpOptions MlpOptions::from_yaml(Cfg& c, bool critic) {
-  MlpOptions o;
-  o.hidden = c.get<int64_t>("hidden", o.hidden, 1, 1 << 16);
-  o.layers = c.get<int64_t>("layers", o.layers, 1, 64);
-  if (critic) {
-    o.in_dim = c.get<int64_t>("in_dim", 2, 1, 1 << 16);
-    o.norm = c.get_choice("norm", "none", {"none", "layer"});
-  } else {
-    o.latent_dim = c.get<int64_t>("latent_dim", 2, 1, 1 << 16);
-    o.out_dim = c.get<int64_t>("out_dim", 2, 1, 1 << 16);
-  }
-  c.finish();
-  return o;
-}
-
-YAML::Node MlpOptions::to_yaml(const std::string& type) const {
-  YAML::Node n;
-  n["type"] = type;
-  n["hidden"] = hidden;
-  n["layers"] = layers;
-  if (type == "mlp_critic") {
-    n["in_dim"] = in_dim;
-    n["norm"] = norm;
-  } else {
-    n["latent_dim"] = latent_dim;
-    n["out_dim"] = out_dim;
-  }
-  return n;
-}
 
 static torch::nn::Sequential mlp(int64_t in, int64_t hidden, int64_t layers, int64_t out, bool layer_norm) {
   torch::nn::Sequential s;
@@ -176,26 +127,6 @@ MlpCriticImpl::MlpCriticImpl(MlpOptions o) : opt(std::move(o)) {
 }
 
 // ---------------- Autoencoder / VAE ----------------
-AutoencoderOptions AutoencoderOptions::from_yaml(Cfg& c) {
-  AutoencoderOptions o;
-  o.image_size = c.get<int64_t>("image_size", o.image_size, 4, 4096);
-  if (o.image_size % 4 != 0) c.fail("image_size", "must be a multiple of 4");
-  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
-  o.base = c.get<int64_t>("base", o.base, 1, 1024);
-  o.latent_dim = c.get<int64_t>("latent_dim", o.latent_dim, 1, 1 << 16);
-  c.finish();
-  return o;
-}
-
-YAML::Node AutoencoderOptions::to_yaml(const std::string& type) const {
-  YAML::Node n;
-  n["type"] = type;
-  n["image_size"] = image_size;
-  n["channels"] = channels;
-  n["base"] = base;
-  n["latent_dim"] = latent_dim;
-  return n;
-}
 
 ConvDecoderImpl::ConvDecoderImpl(AutoencoderOptions o, std::string owner) : opt(std::move(o)), owner_type_(std::move(owner)) {
   const int64_t s = opt.image_size / 4;
@@ -229,28 +160,6 @@ torch::Tensor AutoencoderImpl::forward(torch::Tensor x) {
 }
 
 // ---------------- Classifier ----------------
-ClassifierOptions ClassifierOptions::from_yaml(Cfg& c) {
-  ClassifierOptions o;
-  o.image_size = c.get<int64_t>("image_size", o.image_size, 4, 4096);
-  if (o.image_size % 4 != 0) c.fail("image_size", "must be a multiple of 4");
-  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
-  o.num_classes = c.get<int64_t>("num_classes", o.num_classes, 2, 100000);
-  o.base = c.get<int64_t>("base", o.base, 1, 1024);
-  o.feature_dim = c.get<int64_t>("feature_dim", o.feature_dim, 2, 4096);
-  c.finish();
-  return o;
-}
-
-YAML::Node ClassifierOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "classifier";
-  n["image_size"] = image_size;
-  n["channels"] = channels;
-  n["num_classes"] = num_classes;
-  n["base"] = base;
-  n["feature_dim"] = feature_dim;
-  return n;
-}
 
 ClassifierImpl::ClassifierImpl(ClassifierOptions o) : opt(std::move(o)) {
   const int64_t s = opt.image_size / 4;
@@ -342,13 +251,20 @@ void register_generative_emitters() {
 
 void register_generative_archs(ArchRegistry& r) {
   register_generative_emitters();
-  r.add("dcgan_generator", [](Cfg& c) -> NetPtr { return std::make_shared<DcganGeneratorImpl>(DcganOptions::from_yaml(c, false)); });
-  r.add("dcgan_critic", [](Cfg& c) -> NetPtr { return std::make_shared<DcganCriticImpl>(DcganOptions::from_yaml(c, true)); });
-  r.add("mlp_generator", [](Cfg& c) -> NetPtr { return std::make_shared<MlpGeneratorImpl>(MlpOptions::from_yaml(c, false)); });
-  r.add("mlp_critic", [](Cfg& c) -> NetPtr { return std::make_shared<MlpCriticImpl>(MlpOptions::from_yaml(c, true)); });
-  r.add("conv_autoencoder", [](Cfg& c) -> NetPtr { return std::make_shared<AutoencoderImpl>(AutoencoderOptions::from_yaml(c), false); });
-  r.add("conv_vae", [](Cfg& c) -> NetPtr { return std::make_shared<AutoencoderImpl>(AutoencoderOptions::from_yaml(c), true); });
-  r.add("classifier", [](Cfg& c) -> NetPtr { return std::make_shared<ClassifierImpl>(ClassifierOptions::from_yaml(c)); });
+  r.add("dcgan_generator", [](Cfg& c) -> NetPtr { return std::make_shared<DcganGeneratorImpl>(read_options<DcganOptions>(c, false)); },
+        [] { return document_options<DcganOptions>(false); });
+  r.add("dcgan_critic", [](Cfg& c) -> NetPtr { return std::make_shared<DcganCriticImpl>(read_options<DcganOptions>(c, true)); },
+        [] { return document_options<DcganOptions>(true); });
+  r.add("mlp_generator", [](Cfg& c) -> NetPtr { return std::make_shared<MlpGeneratorImpl>(read_options<MlpOptions>(c, false)); },
+        [] { return document_options<MlpOptions>(false); });
+  r.add("mlp_critic", [](Cfg& c) -> NetPtr { return std::make_shared<MlpCriticImpl>(read_options<MlpOptions>(c, true)); },
+        [] { return document_options<MlpOptions>(true); });
+  r.add("conv_autoencoder", [](Cfg& c) -> NetPtr { return std::make_shared<AutoencoderImpl>(read_options<AutoencoderOptions>(c), false); },
+        [] { return document_options<AutoencoderOptions>(); });
+  r.add("conv_vae", [](Cfg& c) -> NetPtr { return std::make_shared<AutoencoderImpl>(read_options<AutoencoderOptions>(c), true); },
+        [] { return document_options<AutoencoderOptions>(); });
+  r.add("classifier", [](Cfg& c) -> NetPtr { return std::make_shared<ClassifierImpl>(read_options<ClassifierOptions>(c)); },
+        [] { return document_options<ClassifierOptions>(); });
 }
 
 }  // namespace tessera::archs

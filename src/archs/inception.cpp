@@ -11,20 +11,6 @@ BasicConv2dImpl::BasicConv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2>
   bn = register_module("bn", torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(out).eps(0.001)));
 }
 
-InceptionOptions InceptionOptions::from_yaml(Cfg& c) {
-  InceptionOptions o;
-  o.num_classes = c.get<int64_t>("num_classes", 1000, 1, 1 << 20);
-  c.finish();
-  return o;
-}
-
-YAML::Node InceptionOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "inception_v3";
-  n["num_classes"] = num_classes;
-  return n;
-}
-
 namespace {
 
 // Each Inception block is a module holding its branches' BasicConv2d children (torchvision names).
@@ -254,7 +240,8 @@ void register_inception_emitters() {
 
 void register_inception_arch(ArchRegistry& r) {
   register_inception_emitters();
-  r.add("inception_v3", [](Cfg& c) -> NetPtr { return std::make_shared<InceptionV3Impl>(InceptionOptions::from_yaml(c)); });
+  r.add("inception_v3", [](Cfg& c) -> NetPtr { return std::make_shared<InceptionV3Impl>(read_options<InceptionOptions>(c)); },
+        [] { return document_options<InceptionOptions>(); });
 }
 
 }  // namespace tessera::archs

@@ -6,22 +6,6 @@ namespace tessera::archs {
 
 namespace {
 
-std::array<double, 3> read_mean(Cfg& c, const std::array<double, 3>& def) {
-  if (!c.has("rgb_mean")) {
-    c.allow("rgb_mean");
-    return def;
-  }
-  auto v = c.get<std::vector<double>>("rgb_mean", {});
-  if (v.size() != 3) c.fail("rgb_mean", "expected 3 numbers (R, G, B)");
-  return {v[0], v[1], v[2]};
-}
-
-YAML::Node mean_yaml(const std::array<double, 3>& m) {
-  YAML::Node n;
-  for (double v : m) n.push_back(v);
-  return n;
-}
-
 torch::Tensor mean_tensor(const std::array<double, 3>& m, int64_t channels) {
   if (channels != 3) return torch::zeros({1, channels, 1, 1});
   return torch::tensor({m[0], m[1], m[2]}, torch::kFloat32).view({1, 3, 1, 1});
@@ -33,27 +17,10 @@ void check_scale(Cfg& c, int64_t scale) {
 
 }  // namespace
 
+void EdsrOptions::check(Cfg& c) const { check_scale(c, scale); }
+void SrResNetOptions::check(Cfg& c) const { check_scale(c, scale); }
+
 // ---------------- ESPCN ----------------
-EspcnOptions EspcnOptions::from_yaml(Cfg& c) {
-  EspcnOptions o;
-  o.scale = c.get<int64_t>("scale", o.scale, 2, 8);
-  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
-  o.feat1 = c.get<int64_t>("feat1", o.feat1, 1, 1024);
-  o.feat2 = c.get<int64_t>("feat2", o.feat2, 1, 1024);
-  o.activation = c.get_choice("activation", o.activation, {"tanh", "relu"});
-  c.finish();
-  return o;
-}
-YAML::Node EspcnOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "espcn";
-  n["scale"] = scale;
-  n["channels"] = channels;
-  n["feat1"] = feat1;
-  n["feat2"] = feat2;
-  n["activation"] = activation;
-  return n;
-}
 EspcnImpl::EspcnImpl(EspcnOptions o) : opt(std::move(o)) {
   conv1 = register_module("conv1", nn::conv(opt.channels, opt.feat1, 5));
   conv2 = register_module("conv2", nn::conv(opt.feat1, opt.feat2, 3));
@@ -68,31 +35,6 @@ torch::Tensor EspcnImpl::forward(torch::Tensor x) {
 }
 
 // ---------------- EDSR ----------------
-EdsrOptions EdsrOptions::from_yaml(Cfg& c) {
-  EdsrOptions o;
-  o.scale = c.get<int64_t>("scale", o.scale, 1, 8);
-  check_scale(c, o.scale);
-  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
-  o.num_feat = c.get<int64_t>("num_feat", o.num_feat, 1, 2048);
-  o.num_block = c.get<int64_t>("num_block", o.num_block, 0, 256);
-  o.res_scale = c.get<double>("res_scale", o.res_scale, 0.0, 10.0);
-  o.img_range = c.get<double>("img_range", o.img_range, 1e-6, 1e6);
-  o.rgb_mean = read_mean(c, o.rgb_mean);
-  c.finish();
-  return o;
-}
-YAML::Node EdsrOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "edsr";
-  n["scale"] = scale;
-  n["channels"] = channels;
-  n["num_feat"] = num_feat;
-  n["num_block"] = num_block;
-  n["res_scale"] = res_scale;
-  n["img_range"] = img_range;
-  n["rgb_mean"] = mean_yaml(rgb_mean);
-  return n;
-}
 ResidualBlockNoBNImpl::ResidualBlockNoBNImpl(int64_t feat, double rs) : res_scale(rs) {
   conv1 = register_module("conv1", nn::conv(feat, feat));
   conv2 = register_module("conv2", nn::conv(feat, feat));
@@ -121,34 +63,6 @@ torch::Tensor EdsrImpl::forward(torch::Tensor x) {
 }
 
 // ---------------- WDSR ----------------
-WdsrOptions WdsrOptions::from_yaml(Cfg& c) {
-  WdsrOptions o;
-  o.variant = c.get_choice("variant", o.variant, {"a", "b"});
-  o.scale = c.get<int64_t>("scale", o.scale, 2, 8);
-  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
-  o.num_feat = c.get<int64_t>("num_feat", o.num_feat, 1, 2048);
-  o.num_block = c.get<int64_t>("num_block", o.num_block, 0, 256);
-  o.expansion = c.get<int64_t>("expansion", o.variant == "a" ? 4 : 6, 1, 64);
-  o.low_rank = c.get<double>("low_rank", o.low_rank, 0.01, 1.0);
-  o.res_scale = c.get<double>("res_scale", o.res_scale, 0.0, 10.0);
-  o.rgb_mean = read_mean(c, o.rgb_mean);
-  c.finish();
-  return o;
-}
-YAML::Node WdsrOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "wdsr";
-  n["variant"] = variant;
-  n["scale"] = scale;
-  n["channels"] = channels;
-  n["num_feat"] = num_feat;
-  n["num_block"] = num_block;
-  n["expansion"] = expansion;
-  n["low_rank"] = low_rank;
-  n["res_scale"] = res_scale;
-  n["rgb_mean"] = mean_yaml(rgb_mean);
-  return n;
-}
 WdsrBlockImpl::WdsrBlockImpl(const WdsrOptions& o) : res_scale(o.res_scale) {
   body = torch::nn::Sequential();
   const int64_t f = o.num_feat, wide = f * o.expansion;
@@ -191,25 +105,6 @@ torch::Tensor WdsrImpl::forward(torch::Tensor x) {
 }
 
 // ---------------- SRResNet ----------------
-SrResNetOptions SrResNetOptions::from_yaml(Cfg& c) {
-  SrResNetOptions o;
-  o.scale = c.get<int64_t>("scale", o.scale, 2, 8);
-  check_scale(c, o.scale);
-  o.channels = c.get<int64_t>("channels", o.channels, 1, 4);
-  o.num_feat = c.get<int64_t>("num_feat", o.num_feat, 1, 2048);
-  o.num_block = c.get<int64_t>("num_block", o.num_block, 0, 256);
-  c.finish();
-  return o;
-}
-YAML::Node SrResNetOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "srresnet";
-  n["scale"] = scale;
-  n["channels"] = channels;
-  n["num_feat"] = num_feat;
-  n["num_block"] = num_block;
-  return n;
-}
 SrResBlockImpl::SrResBlockImpl(int64_t f) {
   conv1 = register_module("conv1", nn::conv(f, f));
   bn1 = register_module("bn1", torch::nn::BatchNorm2d(f));
@@ -301,10 +196,14 @@ void register_sr_emitters() {
 
 void register_sr_archs(ArchRegistry& r) {
   register_sr_emitters();
-  r.add("espcn", [](Cfg& c) -> NetPtr { return std::make_shared<EspcnImpl>(EspcnOptions::from_yaml(c)); });
-  r.add("edsr", [](Cfg& c) -> NetPtr { return std::make_shared<EdsrImpl>(EdsrOptions::from_yaml(c)); });
-  r.add("wdsr", [](Cfg& c) -> NetPtr { return std::make_shared<WdsrImpl>(WdsrOptions::from_yaml(c)); });
-  r.add("srresnet", [](Cfg& c) -> NetPtr { return std::make_shared<SrResNetImpl>(SrResNetOptions::from_yaml(c)); });
+  r.add("espcn", [](Cfg& c) -> NetPtr { return std::make_shared<EspcnImpl>(read_options<EspcnOptions>(c)); },
+        [] { return document_options<EspcnOptions>(); });
+  r.add("edsr", [](Cfg& c) -> NetPtr { return std::make_shared<EdsrImpl>(read_options<EdsrOptions>(c)); },
+        [] { return document_options<EdsrOptions>(); });
+  r.add("wdsr", [](Cfg& c) -> NetPtr { return std::make_shared<WdsrImpl>(read_options<WdsrOptions>(c)); },
+        [] { return document_options<WdsrOptions>(); });
+  r.add("srresnet", [](Cfg& c) -> NetPtr { return std::make_shared<SrResNetImpl>(read_options<SrResNetOptions>(c)); },
+        [] { return document_options<SrResNetOptions>(); });
 }
 
 }  // namespace tessera::archs

@@ -8,24 +8,6 @@ namespace tessera::archs {
 
 namespace F = torch::nn::functional;
 
-TransformerNetOptions TransformerNetOptions::from_yaml(Cfg& c) {
-  TransformerNetOptions o;
-  o.base = c.get<int64_t>("base", o.base, 1, 1024);
-  o.num_res = c.get<int64_t>("num_res", o.num_res, 0, 64);
-  o.pixel_range = c.get<double>("pixel_range", o.pixel_range, 1e-3, 1e6);
-  c.finish();
-  return o;
-}
-
-YAML::Node TransformerNetOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "transformer_net";
-  n["base"] = base;
-  n["num_res"] = num_res;
-  n["pixel_range"] = pixel_range;
-  return n;
-}
-
 ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t k, int64_t s, int64_t up) : kernel(k), stride(s), upsample(up) {
   conv2d = register_module("conv2d", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(s)));
 }
@@ -136,7 +118,8 @@ void register_style_emitters() {
 
 void register_style_archs(ArchRegistry& r) {
   register_style_emitters();
-  r.add("transformer_net", [](Cfg& c) -> NetPtr { return std::make_shared<TransformerNetImpl>(TransformerNetOptions::from_yaml(c)); });
+  r.add("transformer_net", [](Cfg& c) -> NetPtr { return std::make_shared<TransformerNetImpl>(read_options<TransformerNetOptions>(c)); },
+        [] { return document_options<TransformerNetOptions>(); });
 }
 
 }  // namespace tessera::archs

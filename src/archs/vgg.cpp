@@ -7,25 +7,8 @@
 
 namespace tessera::archs {
 
-VggOptions VggOptions::from_yaml(Cfg& c) {
-  VggOptions o;
-  o.depth = c.get<int64_t>("depth", o.depth);
-  if (o.depth != 16 && o.depth != 19) c.fail("depth", "must be 16 or 19");
-  o.use_input_norm = c.get<bool>("use_input_norm", o.use_input_norm);
-  o.range_norm = c.get<bool>("range_norm", o.range_norm);
-  o.pooling = c.get_choice("pooling", o.pooling, {"max", "avg"});
-  c.finish();
-  return o;
-}
-
-YAML::Node VggOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "vgg";
-  n["depth"] = depth;
-  n["use_input_norm"] = use_input_norm;
-  n["range_norm"] = range_norm;
-  n["pooling"] = pooling;
-  return n;
+void VggOptions::check(Cfg& c) const {
+  if (depth != 16 && depth != 19) c.fail("depth", "must be 16 or 19");
 }
 
 VggImpl::VggImpl(VggOptions o) : opt(std::move(o)) {
@@ -96,7 +79,7 @@ void VggImpl::randomise(uint64_t seed) {
 Vgg build_feature_vgg(Cfg c) {
   const std::string weights = c.req<std::string>("weights");
   const uint64_t seed = c.get<uint64_t>("seed", 0);
-  Vgg net(VggOptions::from_yaml(c));
+  Vgg net(read_options<VggOptions>(c));
   if (weights == "random") {
     net->randomise(seed);
   } else {
@@ -147,10 +130,10 @@ void register_vgg_emitter() {
 void register_vgg_arch(ArchRegistry& r) {
   register_vgg_emitter();
   r.add("vgg", [](Cfg& c) -> NetPtr {
-    auto v = std::make_shared<VggImpl>(VggOptions::from_yaml(c));
+    auto v = std::make_shared<VggImpl>(read_options<VggOptions>(c));
     v->randomise(0);
     return v;
-  });
+  }, [] { return document_options<VggOptions>(); });
 }
 
 }  // namespace tessera::archs

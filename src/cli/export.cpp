@@ -3,6 +3,7 @@
 #include "args.h"
 #include "commands.h"
 #include "tessera/archs/checkpoint.h"
+#include "tessera/archs/generative.h"
 #include "tessera/export/onnx_export.h"
 
 namespace tessera::cli {
@@ -39,8 +40,9 @@ Run add_export(CLI::App& app) {
     archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors"},
                                          {"image_to_image", "generator", "autoencoder", "critic", "classifier", "feature_extractor"}, "export");
     exporter::export_onnx_file(*net, a->output, opt);
-    spdlog::info("wrote {} ({} x{}, opset {}; input 'input' float32 NCHW RGB in [0,1], {})", a->output, net->type(),
-                 net->scale(), a->opset, opt.height > 0 ? "fixed size " + a->size : "dynamic batch/height/width");
+    std::string inputs = archs::as_generator(*net) ? "input 'z' (latent code)" : "input 'input' float32 NCHW in [0,1]";
+    if (net->task() == "image_to_image") inputs += opt.height > 0 ? ", fixed size " + a->size : ", dynamic batch/height/width";
+    spdlog::info("wrote {} ({} {}, opset {}; {}; output 'output')", a->output, net->type(), net->task(), a->opset, inputs);
     return 0;
   };
 }

@@ -113,7 +113,8 @@ DatasetRegistry& dataset_registry() {
 void register_builtin_datasets() {
   auto& r = dataset_registry();
   if (r.contains("sr_folder")) return;
-  r.add("sr_folder", [](Cfg& c) -> DatasetPtr { return std::make_shared<SrFolderDataset>(SrFolderOptions::from_yaml(c)); });
+  r.add("sr_folder", [](Cfg& c) -> DatasetPtr { return std::make_shared<SrFolderDataset>(read_options<SrFolderOptions>(c)); },
+        [] { return document_options<SrFolderOptions>(); });
   register_generative_datasets(r);
   register_image_folder_dataset(r);
 }

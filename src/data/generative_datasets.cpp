@@ -100,17 +100,6 @@ std::shared_ptr<LabelledImages> load_class_folders(const std::string& root, int6
                                           hflip);
 }
 
-Toy2dOptions Toy2dOptions::from_yaml(Cfg& c) {
-  Toy2dOptions o;
-  o.kind = c.get_choice("kind", o.kind, {"ring8", "grid25"});
-  o.radius = c.get<double>("radius", o.radius, 0.0, 1e6);
-  o.std = c.get<double>("std", o.kind == "ring8" ? 0.02 : 0.05, 1e-6, 1e6);
-  o.spacing = c.get<double>("spacing", o.spacing, 0.0, 1e6);
-  o.size = c.get<int64_t>("size", o.size, 1, 1'000'000'000);
-  c.finish();
-  return o;
-}
-
 Toy2dDataset::Toy2dDataset(Toy2dOptions o) : opt_(std::move(o)) {
   std::vector<float> m;
   if (opt_.kind == "ring8") {
@@ -156,7 +145,8 @@ void register_generative_datasets(DatasetRegistry& r) {
     c.finish();
     return load_class_folders(root, size, channels, hflip, skip_bad);
   });
-  r.add("toy2d", [](Cfg& c) -> DatasetPtr { return std::make_shared<Toy2dDataset>(Toy2dOptions::from_yaml(c)); });
+  r.add("toy2d", [](Cfg& c) -> DatasetPtr { return std::make_shared<Toy2dDataset>(read_options<Toy2dOptions>(c)); },
+        [] { return document_options<Toy2dOptions>(); });
 }
 
 }  // namespace tessera::data

@@ -9,18 +9,8 @@ namespace tessera::data {
 
 using torch::indexing::Slice;
 
-ImageFolderOptions ImageFolderOptions::from_yaml(Cfg& c) {
-  ImageFolderOptions o;
-  o.dir = c.req<std::string>("dir");
-  o.size = c.get<int64_t>("size", o.size, 8, 1 << 14);
-  o.crop = c.get<int64_t>("crop", o.size, 8, 1 << 14);
-  if (o.crop > o.size) c.fail("crop", "must be at most size (" + std::to_string(o.size) + ")");
-  o.random_crop = c.get<bool>("random_crop", o.random_crop);
-  o.hflip = c.get<bool>("hflip", o.hflip);
-  o.repeat = c.get<int64_t>("repeat", o.repeat, 1, 1 << 20);
-  o.skip_bad = c.get<bool>("skip_bad", o.skip_bad);
-  c.finish();
-  return o;
+void ImageFolderOptions::check(Cfg& c) const {
+  if (crop > size) c.fail("crop", "must be at most size (" + std::to_string(size) + ")");
 }
 
 ImageFolderDataset::ImageFolderDataset(ImageFolderOptions opt) : opt_(std::move(opt)) {
@@ -69,7 +59,8 @@ std::string ImageFolderDataset::describe() const {
 }
 
 void register_image_folder_dataset(DatasetRegistry& r) {
-  r.add("image_folder", [](Cfg& c) -> DatasetPtr { return std::make_shared<ImageFolderDataset>(ImageFolderOptions::from_yaml(c)); });
+  r.add("image_folder", [](Cfg& c) -> DatasetPtr { return std::make_shared<ImageFolderDataset>(read_options<ImageFolderOptions>(c)); },
+        [] { return document_options<ImageFolderOptions>(); });
 }
 
 }  // namespace tessera::data

@@ -12,38 +12,6 @@ namespace tessera::data {
 namespace fs = std::filesystem;
 using torch::indexing::Slice;
 
-SrFolderOptions SrFolderOptions::from_yaml(Cfg& c) {
-  SrFolderOptions o;
-  o.hr_dir = c.req<std::string>("hr_dir");
-  o.lr_dir = c.get<std::string>("lr_dir", "");
-  o.scale = c.get<int64_t>("scale", 2, 1, 8);
-  o.patch_size = c.get<int64_t>("patch_size", 0, 0, 4096);
-  o.hflip = c.get<bool>("hflip", false);
-  o.vflip = c.get<bool>("vflip", false);
-  o.rot90 = c.get<bool>("rot90", false);
-  o.repeat = c.get<int64_t>("repeat", 1, 1, 1000000);
-  o.skip_bad = c.get<bool>("skip_bad", false);
-  o.cache = c.get<bool>("cache", true);
-  c.finish();
-  return o;
-}
-
-YAML::Node SrFolderOptions::to_yaml() const {
-  YAML::Node n;
-  n["type"] = "sr_folder";
-  n["hr_dir"] = hr_dir;
-  if (!lr_dir.empty()) n["lr_dir"] = lr_dir;
-  n["scale"] = scale;
-  n["patch_size"] = patch_size;
-  n["hflip"] = hflip;
-  n["vflip"] = vflip;
-  n["rot90"] = rot90;
-  n["repeat"] = repeat;
-  n["skip_bad"] = skip_bad;
-  n["cache"] = cache;
-  return n;
-}
-
 torch::Tensor dihedral(const torch::Tensor& x, int code) {
   torch::Tensor y = x;
   if (code & 1) y = y.flip({-1});

@@ -12,61 +12,35 @@
 
 namespace tessera::recipes {
 
-GatysOptions GatysOptions::from_yaml(Cfg& root) {
-  GatysOptions o;
-  o.name = root.get<std::string>("name", o.name);
-  if (o.name.empty() || o.name.find('/') != std::string::npos) root.fail("name", "must be a non-empty name without '/'");
-  o.seed = root.get<uint64_t>("seed", o.seed);
-  o.device = root.get<std::string>("device", o.device);
-  o.features = archs::read_feature_section(root, "features", 19, "random");
-  o.image_size = root.get<int64_t>("image_size", o.image_size, 16, 1 << 14);
-  o.content_layers = losses::read_layer_weights(root, "content_layers", o.content_layers);
-  o.style_layers = losses::read_layer_weights(root, "style_layers", o.style_layers);
-  o.tv_weight = root.get<double>("tv_weight", o.tv_weight, 0.0, 1e12);
-  o.normalize_layers = root.get_choice("normalize_layers", o.normalize_layers, {"auto", "true", "false"});
-  o.optimizer = root.get_choice("optimizer", o.optimizer, {"lbfgs", "adam"});
-  o.lr = root.get<double>("lr", o.lr, 0.0, 1e6);
-  o.history_size = root.get<int64_t>("history_size", o.history_size, 1, 10000);
-  o.iterations = root.get<int64_t>("iterations", o.iterations, 1, 10'000'000);
-  o.init = root.get_choice("init", o.init, {"noise", "content"});
-  o.preserve_color = root.get<bool>("preserve_color", o.preserve_color);
-  o.scales = root.get<std::vector<double>>("scales", o.scales);
-  if (o.scales.empty()) root.fail("scales", "needs at least one scale");
-  for (size_t i = 0; i < o.scales.size(); ++i)
-    if (!(o.scales[i] > 0 && o.scales[i] <= 1) || (i > 0 && o.scales[i] <= o.scales[i - 1]))
+void GatysOptions::check(Cfg& root) const {
+  if (name.empty() || name.find('/') != std::string::npos) root.fail("name", "must be a non-empty name without '/'");
+  if (scales.empty()) root.fail("scales", "needs at least one scale");
+  for (size_t i = 0; i < scales.size(); ++i)
+    if (!(scales[i] > 0 && scales[i] <= 1) || (i > 0 && scales[i] <= scales[i - 1]))
       root.fail("scales", "must increase, each in (0, 1], e.g. [0.25, 0.5, 1]");
-  if (o.scales.back() != 1.0) root.fail("scales", "must end at 1 (the output size)");
-  o.style_scale = root.get<double>("style_scale", o.style_scale, 0.01, 10.0);
-  o.log_every = root.get<int64_t>("log_every", o.log_every, 0, 1'000'000);
-  o.snapshot_every = root.get<int64_t>("snapshot_every", o.snapshot_every, 0, 1'000'000);
+  if (scales.back() != 1.0) root.fail("scales", "must end at 1 (the output size)");
+}
+
+GatysOptions GatysOptions::from_yaml(Cfg& root) {
+  const GatysOptions defaults;
+  YAML::Node features = archs::read_feature_section(root, "features", 19, "random");
+  losses::LayerWeights content = losses::read_layer_weights(root, "content_layers", defaults.content_layers);
+  losses::LayerWeights style = losses::read_layer_weights(root, "style_layers", defaults.style_layers);
   root.allow("_meta");
-  root.finish();
+  GatysOptions o = read_options<GatysOptions>(root);  // the plain keys, check(), unknown keys refused
+  o.features = features;
+  o.content_layers = std::move(content);
+  o.style_layers = std::move(style);
   // The feature network's own keys are checked by building it.
   archs::build_feature_vgg(Cfg(yaml_clone(o.features), "features", root.file()));
   return o;
 }
 
 YAML::Node GatysOptions::to_yaml() const {
-  YAML::Node n;
-  n["name"] = name;
-  n["seed"] = seed;
-  n["device"] = device;
+  YAML::Node n = write_options(*this, "");
   n["features"] = yaml_clone(features);
-  n["image_size"] = image_size;
   n["content_layers"] = losses::layer_weights_yaml(content_layers);
   n["style_layers"] = losses::layer_weights_yaml(style_layers);
-  n["tv_weight"] = tv_weight;
-  n["normalize_layers"] = normalize_layers;
-  n["optimizer"] = optimizer;
-  n["lr"] = lr;
-  n["history_size"] = history_size;
-  n["iterations"] = iterations;
-  n["init"] = init;
-  n["preserve_color"] = preserve_color;
-  n["scales"] = scales;
-  n["style_scale"] = style_scale;
-  n["log_every"] = log_every;
-  n["snapshot_every"] = snapshot_every;
   return n;
 }
 

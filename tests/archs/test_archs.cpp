@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 #include <opencv2/dnn.hpp>
 
+#include <fstream>
+#include <sstream>
+
 #include "../support/support.h"
 #include "tessera/archs/checkpoint.h"
 #include "tessera/archs/inference.h"
@@ -192,4 +195,40 @@ TEST_CASE("each SR arch's receptive radius is exact, and tiles with that overlap
     CHECK(exact < 1e-4f);
     CHECK(seams > 1e-3f);
   }
+}
+
+TEST_CASE("each arch's declared options parse, dump and document the same keys", "[archs][options]") {
+  archs::register_builtin_archs();
+  for (const auto& name : archs::arch_registry().names()) {
+    INFO("arch " << name);
+    const auto rows = archs::arch_registry().options(name);
+    REQUIRE(!rows.empty());
+    // The documented defaults, written out as a config, build the network, and the network dumps
+    // exactly those keys and values back (the checkpoint metadata).
+    YAML::Node cfg = YAML::Load("{type: " + name + "}");
+    for (const auto& r : rows) cfg[r.key] = YAML::Load(r.default_value);
+    auto net = archs::build_arch(Cfg(cfg, "network", "docs"));
+    YAML::Node dumped = net->options_yaml();
+    REQUIRE(dumped.size() == rows.size() + 1);
+    REQUIRE(dumped["type"].as<std::string>() == name);
+    for (const auto& r : rows) {
+      INFO("key " << r.key);
+      REQUIRE(dumped[r.key]);
+      REQUIRE(yaml_dump(dumped[r.key]) == yaml_dump(YAML::Load(r.default_value)));
+    }
+    // An unknown key is refused, naming the nearest declared key.
+    YAML::Node bad = yaml_clone(cfg);
+    bad[rows[0].key + "x"] = 1;
+    REQUIRE_THROWS_WITH(archs::build_arch(Cfg(bad, "network", "docs")), Catch::Contains("did you mean '" + rows[0].key + "'"));
+  }
+}
+
+TEST_CASE("docs/options.md is what tessera info --options prints", "[archs][options][docs]") {
+  auto r = test::run_cli({"info", "--options"});
+  REQUIRE(r.exit_code == 0);
+  std::ifstream f(test::source_dir() / "docs/options.md");
+  std::stringstream doc;
+  doc << f.rdbuf();
+  INFO("regenerate with: build/tessera info --options > docs/options.md");
+  REQUIRE(doc.str() == r.output);
 }

@@ -265,9 +265,10 @@ TEST_CASE("every command checks the checkpoint's task first", "[safety][checkpoi
     INFO(r.output);
     REQUIRE(r.exit_code == 2);
     REQUIRE_THAT(r.output, Contains("holds a GAN critic (discriminator) (dcgan_critic)") && Contains("`tessera apply` runs"));
+    // Every task exports (a critic takes `input` and returns its scores).
     r = test::run_cli({"export", "--checkpoint", ck, "--output", (dir / "c.onnx").string()});
-    REQUIRE(r.exit_code == 2);
-    REQUIRE_THAT(r.output, Contains("GAN critic") && !Contains("no emitter"));
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(fs::file_size(dir / "c.onnx") > 0);
     r = test::run_cli({"sample", "--checkpoint", ck, "--output", (dir / "g.png").string()});
     REQUIRE(r.exit_code == 2);
   }

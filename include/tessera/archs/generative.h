@@ -3,6 +3,7 @@
 // used as FID/IS feature network. Images are in [-1, 1] for GANs (tanh) and [0, 1] for AE/VAE.
 #pragma once
 #include "tessera/archs/net.h"
+#include "tessera/core/options.h"
 
 namespace tessera::archs {
 
@@ -33,10 +34,24 @@ using CriticPtr = std::shared_ptr<CriticImpl>;
 
 struct DcganOptions {
   int64_t image_size = 32, channels = 1, latent_dim = 64, base = 64, num_classes = 0, embed_dim = 16;
-  std::string norm = "batch";       // critic: batch | layer | none; generator: batch | none
-  std::string conditioning = "concat";  // critic: concat (label maps as channels) | projection
-  static DcganOptions from_yaml(Cfg& c, bool critic);
-  YAML::Node to_yaml(const std::string& type, bool critic) const;
+  std::string norm = "batch";
+  std::string conditioning = "concat";
+  template <class V>
+  void visit(V& v, bool critic) {
+    v("image_size", image_size, "image side (a power of two)", 8, 1024);
+    v("channels", channels, "image channels", 1, 4);
+    if (!critic) v("latent_dim", latent_dim, "latent code size", 1, 4096);
+    v("base", base, "features of the first critic stage / last generator stage", 1, 1024);
+    v("num_classes", num_classes, "classes of a conditional network (0: unconditional)", 0, 100000);
+    v("embed_dim", embed_dim, "generator: label embedding size", 1, 1024);
+    if (critic) {
+      v.choice("norm", norm, "normalisation after each stage but the first (layer: for WGAN-GP)", {"batch", "layer", "none"});
+      v.choice("conditioning", conditioning, "labels as one-hot input maps, or a projection discriminator", {"concat", "projection"});
+    } else {
+      v.choice("norm", norm, "normalisation after each stage", {"batch", "none"});
+    }
+  }
+  void check(Cfg& c) const;
 };
 
 class DcganGeneratorImpl : public GeneratorImpl {
@@ -44,7 +59,7 @@ class DcganGeneratorImpl : public GeneratorImpl {
   explicit DcganGeneratorImpl(DcganOptions o);
   torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
   std::string type() const override { return "dcgan_generator"; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(type(), false); }
+  YAML::Node options_yaml() const override { return write_options(opt, type(), false); }
   int64_t latent_dim() const override { return opt.latent_dim; }
   int64_t num_classes() const override { return opt.num_classes; }
   std::vector<int64_t> sample_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
@@ -66,7 +81,7 @@ class DcganCriticImpl : public CriticImpl {
   explicit DcganCriticImpl(DcganOptions o);
   torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) override;
   std::string type() const override { return "dcgan_critic"; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(type(), true); }
+  YAML::Node options_yaml() const override { return write_options(opt, type(), true); }
   int64_t num_classes() const override { return opt.num_classes; }
   int64_t in_channels() const override { return opt.channels; }
   std::vector<int64_t> input_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
@@ -81,9 +96,19 @@ TORCH_MODULE(DcganCritic);
 
 struct MlpOptions {
   int64_t in_dim = 2, out_dim = 2, hidden = 256, layers = 3, latent_dim = 2;
-  std::string norm = "none";  // none | layer
-  static MlpOptions from_yaml(Cfg& c, bool critic);
-  YAML::Node to_yaml(const std::string& type) const;
+  std::string norm = "none";
+  template <class V>
+  void visit(V& v, bool critic) {
+    v("hidden", hidden, "hidden units per layer", 1, 1 << 16);
+    v("layers", layers, "hidden layers", 1, 64);
+    if (critic) {
+      v("in_dim", in_dim, "sample size", 1, 1 << 16);
+      v.choice("norm", norm, "normalisation of hidden layers", {"none", "layer"});
+    } else {
+      v("latent_dim", latent_dim, "latent code size", 1, 1 << 16);
+      v("out_dim", out_dim, "sample size", 1, 1 << 16);
+    }
+  }
 };
 
 class MlpGeneratorImpl : public GeneratorImpl {
@@ -91,7 +116,7 @@ class MlpGeneratorImpl : public GeneratorImpl {
   explicit MlpGeneratorImpl(MlpOptions o);
   torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& labels = {}) override { return net->forward(z); }
   std::string type() const override { return "mlp_generator"; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
+  YAML::Node options_yaml() const override { return write_options(opt, type(), false); }
   int64_t latent_dim() const override { return opt.latent_dim; }
   std::vector<int64_t> sample_shape() const override { return {opt.out_dim}; }
   MlpOptions opt;
@@ -105,7 +130,7 @@ class MlpCriticImpl : public CriticImpl {
   torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) override { return net->forward(x).squeeze(1); }
   std::string type() const override { return "mlp_critic"; }
   std::vector<int64_t> input_shape() const override { return {opt.in_dim}; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
+  YAML::Node options_yaml() const override { return write_options(opt, type(), true); }
   MlpOptions opt;
   torch::nn::Sequential net{nullptr};
 };
@@ -114,8 +139,14 @@ TORCH_MODULE(MlpCritic);
 // Convolutional autoencoder / VAE: two stride-2 convs and a linear code; decoder mirrors it.
 struct AutoencoderOptions {
   int64_t image_size = 8, channels = 1, base = 32, latent_dim = 16;
-  static AutoencoderOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml(const std::string& type) const;
+  template <class V>
+  void visit(V& v) {
+    v("image_size", image_size, "image side (a multiple of 4)", 4, 4096);
+    v("channels", channels, "image channels", 1, 4);
+    v("base", base, "features of the first conv", 1, 1024);
+    v("latent_dim", latent_dim, "code size", 1, 1 << 16);
+  }
+  void check(Cfg& c) const;
 };
 
 class ConvDecoderImpl : public GeneratorImpl {
@@ -123,7 +154,7 @@ class ConvDecoderImpl : public GeneratorImpl {
   ConvDecoderImpl(AutoencoderOptions o, std::string owner_type);
   torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
   std::string type() const override { return owner_type_; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(owner_type_); }
+  YAML::Node options_yaml() const override { return write_options(opt, owner_type_); }
   int64_t latent_dim() const override { return opt.latent_dim; }
   std::vector<int64_t> sample_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
   AutoencoderOptions opt;
@@ -143,7 +174,7 @@ class AutoencoderImpl : public NetImpl {
   torch::Tensor decode(const torch::Tensor& z) { return decoder->generate(z); }
   torch::Tensor forward(torch::Tensor x) override;  // reconstruction (VAE: from the mean)
   std::string type() const override { return variational_ ? "conv_vae" : "conv_autoencoder"; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(type()); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   int64_t in_channels() const override { return opt.channels; }
   std::string task() const override { return "autoencoder"; }
   std::vector<int64_t> input_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
@@ -162,8 +193,15 @@ TORCH_MODULE(Autoencoder);
 // Small CNN classifier on [0,1] images; its penultimate layer is the FID feature space.
 struct ClassifierOptions {
   int64_t image_size = 8, channels = 1, num_classes = 10, base = 32, feature_dim = 64;
-  static ClassifierOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml() const;
+  template <class V>
+  void visit(V& v) {
+    v("image_size", image_size, "image side (a multiple of 4)", 4, 4096);
+    v("channels", channels, "image channels", 1, 4);
+    v("num_classes", num_classes, "classes", 2, 100000);
+    v("base", base, "features of the first conv", 1, 1024);
+    v("feature_dim", feature_dim, "size of the penultimate (FID feature) layer", 2, 4096);
+  }
+  void check(Cfg& c) const;
 };
 class ClassifierImpl : public NetImpl {
  public:
@@ -173,7 +211,7 @@ class ClassifierImpl : public NetImpl {
   std::string type() const override { return "classifier"; }
   std::string task() const override { return "classifier"; }
   std::vector<int64_t> input_shape() const override { return {opt.channels, opt.image_size, opt.image_size}; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   int64_t in_channels() const override { return opt.channels; }
   ClassifierOptions opt;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};

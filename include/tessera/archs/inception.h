@@ -3,6 +3,7 @@
 // at 299x299 (the FeatureNet wrapper resizes and rescales [0,1] images).
 #pragma once
 #include "tessera/archs/net.h"
+#include "tessera/core/options.h"
 
 namespace tessera::archs {
 
@@ -18,8 +19,10 @@ TORCH_MODULE(BasicConv2d);
 
 struct InceptionOptions {
   int64_t num_classes = 1000;
-  static InceptionOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml() const;
+  template <class V>
+  void visit(V& v) {
+    v("num_classes", num_classes, "classes of the final layer (torchvision's: 1000)", 1, 1 << 20);
+  }
 };
 
 class InceptionV3Impl : public NetImpl {
@@ -30,7 +33,7 @@ class InceptionV3Impl : public NetImpl {
   std::string type() const override { return "inception_v3"; }
   std::string task() const override { return "classifier"; }
   std::vector<int64_t> input_shape() const override { return {3, 299, 299}; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   InceptionOptions opt;
   torch::nn::Linear fc{nullptr};
 

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "tessera/archs/net.h"
+#include "tessera/core/options.h"
 #include "tessera/nn/layers.h"
 
 namespace tessera::archs {
@@ -10,9 +11,15 @@ namespace tessera::archs {
 // ESPCN (Shi et al. 2016): 5x5x64 -> 3x3x32 -> 3x3x(r^2 C), tanh, pixel shuffle.
 struct EspcnOptions {
   int64_t scale = 2, channels = 3, feat1 = 64, feat2 = 32;
-  std::string activation = "tanh";  // the paper's; relu as an option
-  static EspcnOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml() const;
+  std::string activation = "tanh";
+  template <class V>
+  void visit(V& v) {
+    v("scale", scale, "upscale factor", 2, 8);
+    v("channels", channels, "image channels", 1, 4);
+    v("feat1", feat1, "features of the 5x5 conv", 1, 1024);
+    v("feat2", feat2, "features of the 3x3 conv", 1, 1024);
+    v.choice("activation", activation, "hidden activation (the paper's tanh, or relu)", {"tanh", "relu"});
+  }
 };
 class EspcnImpl : public NetImpl {
  public:
@@ -20,7 +27,7 @@ class EspcnImpl : public NetImpl {
   torch::Tensor forward(torch::Tensor x) override;
   std::string type() const override { return "espcn"; }
   int64_t receptive_radius() const override { return 4  /* 5x5, 3x3, 3x3 at LR */; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }
   torch::Tensor act(const torch::Tensor& x) const;
@@ -37,8 +44,17 @@ struct EdsrOptions {
   int64_t scale = 2, channels = 3, num_feat = 64, num_block = 16;
   double res_scale = 1.0, img_range = 255.0;
   std::array<double, 3> rgb_mean{0.4488, 0.4371, 0.4040};
-  static EdsrOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml() const;
+  template <class V>
+  void visit(V& v) {
+    v("scale", scale, "upscale factor (2, 3, 4 or 8)", 1, 8);
+    v("channels", channels, "image channels", 1, 4);
+    v("num_feat", num_feat, "features (baseline 64, full 256)", 1, 2048);
+    v("num_block", num_block, "residual blocks (baseline 16, full 32)", 0, 256);
+    v("res_scale", res_scale, "residual scaling (full EDSR: 0.1)", 0.0, 10.0);
+    v("img_range", img_range, "pixel range the network works in", 1e-6, 1e6);
+    v("rgb_mean", rgb_mean, "mean subtracted from RGB inputs (DIV2K's)");
+  }
+  void check(Cfg& c) const;
 };
 class ResidualBlockNoBNImpl : public torch::nn::Module {
  public:
@@ -54,7 +70,7 @@ class EdsrImpl : public NetImpl {
   torch::Tensor forward(torch::Tensor x) override;
   std::string type() const override { return "edsr"; }
   int64_t receptive_radius() const override { return 4 + 2 * opt.num_block  /* 3x3 convs at LR, upsampler and conv_last rounded up */; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }
 
@@ -68,12 +84,23 @@ TORCH_MODULE(Edsr);
 // WDSR (Yu et al. 2018), the official code's layout and names: weight-normalised convs, wide
 // activation blocks (A: expansion 4; B: 1x1 expansion 6 then a 0.8 low-rank 1x1), a 5x5 skip branch.
 struct WdsrOptions {
-  std::string variant = "a";  // a | b
+  std::string variant = "a";
   int64_t scale = 2, channels = 3, num_feat = 32, num_block = 16, expansion = 4;
   double low_rank = 0.8, res_scale = 1.0;
   std::array<double, 3> rgb_mean{0.4488, 0.4371, 0.4040};
-  static WdsrOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml() const;
+  template <class V>
+  void visit(V& v) {
+    v.choice("variant", variant, "block type: a (wide 3x3) or b (1x1 expansion, low-rank)", {"a", "b"});
+    v("scale", scale, "upscale factor", 2, 8);
+    v("channels", channels, "image channels", 1, 4);
+    v("num_feat", num_feat, "features", 1, 2048);
+    v("num_block", num_block, "residual blocks", 0, 256);
+    if (!v.given("expansion")) expansion = variant == "a" ? 4 : 6;
+    v("expansion", expansion, "width expansion inside a block (default 4 for a, 6 for b)", 1, 64);
+    v("low_rank", low_rank, "B: low-rank ratio of the second 1x1", 0.01, 1.0);
+    v("res_scale", res_scale, "residual scaling", 0.0, 10.0);
+    v("rgb_mean", rgb_mean, "mean subtracted from RGB inputs (DIV2K's)");
+  }
 };
 class WdsrBlockImpl : public torch::nn::Module {
  public:
@@ -89,7 +116,7 @@ class WdsrImpl : public NetImpl {
   torch::Tensor forward(torch::Tensor x) override;
   std::string type() const override { return "wdsr"; }
   int64_t receptive_radius() const override { return 2 + opt.num_block * (opt.variant == "a" ? 2 : 1)  /* head, blocks, tail; the 5x5 skip is within */; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }
 
@@ -103,8 +130,14 @@ TORCH_MODULE(Wdsr);
 // a long skip, x2 sub-pixel stages with PReLU, 9x9 conv out. The SRGAN generator.
 struct SrResNetOptions {
   int64_t scale = 4, channels = 3, num_feat = 64, num_block = 16;
-  static SrResNetOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml() const;
+  template <class V>
+  void visit(V& v) {
+    v("scale", scale, "upscale factor (2, 4 or 8)", 2, 8);
+    v("channels", channels, "image channels", 1, 4);
+    v("num_feat", num_feat, "features", 1, 2048);
+    v("num_block", num_block, "residual blocks", 0, 256);
+  }
+  void check(Cfg& c) const;
 };
 class SrResBlockImpl : public torch::nn::Module {
  public:
@@ -121,7 +154,7 @@ class SrResNetImpl : public NetImpl {
   torch::Tensor forward(torch::Tensor x) override;
   std::string type() const override { return "srresnet"; }
   int64_t receptive_radius() const override { return 8 + 2 * opt.num_block  /* 9x9 first, blocks, upsampler, 9x9 last at HR rounded up */; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }
 

@@ -6,15 +6,19 @@
 // so `pixel_range` (255) scales in and out and converted models behave exactly as theirs.
 #pragma once
 #include "tessera/archs/net.h"
+#include "tessera/core/options.h"
 
 namespace tessera::archs {
 
 struct TransformerNetOptions {
-  int64_t base = 32;          // channels of the first conv (then 2x, 4x)
-  int64_t num_res = 5;        // residual blocks
-  double pixel_range = 255.0; // the value range the weights were trained for
-  static TransformerNetOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml() const;
+  int64_t base = 32, num_res = 5;
+  double pixel_range = 255.0;
+  template <class V>
+  void visit(V& v) {
+    v("base", base, "channels of the first conv (then 2x, 4x)", 1, 1024);
+    v("num_res", num_res, "residual blocks", 0, 64);
+    v("pixel_range", pixel_range, "the pixel range the weights work in (pytorch/examples: 255)", 1e-3, 1e6);
+  }
 };
 
 class ConvLayerImpl : public torch::nn::Module {
@@ -40,7 +44,7 @@ class TransformerNetImpl : public NetImpl {
   explicit TransformerNetImpl(TransformerNetOptions o);
   torch::Tensor forward(torch::Tensor x) override;  // [B,3,H,W] in [0,1] -> same size (not clamped)
   std::string type() const override { return "transformer_net"; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   // Instance norm makes every output pixel depend on the whole image: no tiling (-1).
   int64_t receptive_radius() const override { return -1; }
 

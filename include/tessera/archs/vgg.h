@@ -9,16 +9,23 @@
 #include <set>
 
 #include "tessera/archs/net.h"
+#include "tessera/core/options.h"
 
 namespace tessera::archs {
 
 struct VggOptions {
-  int64_t depth = 19;            // 16 | 19
-  bool use_input_norm = true;    // subtract the ImageNet mean, divide by its std
-  bool range_norm = false;       // inputs in [-1, 1]: map to [0, 1] first
-  std::string pooling = "max";   // max | avg (Gatys et al. prefer average pooling)
-  static VggOptions from_yaml(Cfg& c);
-  YAML::Node to_yaml() const;
+  int64_t depth = 19;
+  bool use_input_norm = true;
+  bool range_norm = false;
+  std::string pooling = "max";
+  template <class V>
+  void visit(V& v) {
+    v("depth", depth, "16 or 19", 16, 19);
+    v("use_input_norm", use_input_norm, "subtract the ImageNet mean and divide by its std inside");
+    v("range_norm", range_norm, "inputs in [-1, 1]: map them to [0, 1] first");
+    v.choice("pooling", pooling, "pooling between stages (Gatys et al. prefer avg)", {"max", "avg"});
+  }
+  void check(Cfg& c) const;
 };
 
 class VggImpl : public NetImpl {
@@ -29,7 +36,7 @@ class VggImpl : public NetImpl {
   torch::Tensor forward(torch::Tensor x) override;  // the last conv stage's output (pool5)
   std::string type() const override { return "vgg"; }
   std::string task() const override { return "feature_extractor"; }
-  YAML::Node options_yaml() const override { return opt.to_yaml(); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
   // The tap names in network order.
   const std::vector<std::string>& tap_names() const { return names_; }
   // Seeded He (Kaiming normal, fan-out, as torchvision's init) weights and zero biases.

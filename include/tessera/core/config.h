@@ -1,4 +1,4 @@
-// Typed access to YAML configs. Every XOptions::from_yaml reads its keys through a Cfg, then calls
+// Typed access to YAML configs. Every options struct reads its keys through a Cfg (core/options.h), then calls
 // finish(), which rejects any key that was not read (naming its full path and the nearest valid key).
 // Every value read (given or defaulted) is also recorded, so resolved() is the whole config as it
 // was used: what a run saves as config.yaml, defaults included.

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tessera/core/config.h"
+#include "tessera/core/options.h"
 
 namespace tessera {
 
@@ -18,7 +18,17 @@ class Registry {
 
   explicit Registry(std::string kind) : kind_(std::move(kind)) {}
 
-  void add(const std::string& name, Factory f) { factories_[name] = std::move(f); }
+  using Docs = std::function<std::vector<OptionDoc>()>;
+  // `docs` lists the options the factory reads (document_options<SomeOptions>), when it has any.
+  void add(const std::string& name, Factory f, Docs docs = {}) {
+    factories_[name] = std::move(f);
+    if (docs) docs_[name] = std::move(docs);
+  }
+  // The documented options of `name` (empty when undocumented or unknown).
+  std::vector<OptionDoc> options(const std::string& name) const {
+    auto it = docs_.find(name);
+    return it == docs_.end() ? std::vector<OptionDoc>{} : it->second();
+  }
   bool contains(const std::string& name) const { return factories_.count(name) > 0; }
   std::vector<std::string> names() const {
     std::vector<std::string> out;
@@ -44,6 +54,7 @@ class Registry {
  private:
   std::string kind_;
   std::map<std::string, Factory> factories_;
+  std::map<std::string, Docs> docs_;
 };
 
 }  // namespace tessera

@@ -2,6 +2,7 @@
 // that Debian's python3-sklearn ships, and in-memory 2D toy distributions. Samples hold
 // "image" (float [C,H,W] in [0,1]) and "label" (int64), or "point" (float [2]).
 #pragma once
+#include "tessera/core/options.h"
 #include "tessera/data/dataset.h"
 
 namespace tessera::data {
@@ -34,10 +35,18 @@ std::shared_ptr<LabelledImages> load_class_folders(const std::string& root, int6
 
 // 2D mixtures used in the mode-collapse literature.
 struct Toy2dOptions {
-  std::string kind = "ring8";  // ring8: 8 Gaussians on a circle; grid25: 5x5 grid
+  std::string kind = "ring8";
   double radius = 2.0, std = 0.02, spacing = 2.0;
-  int64_t size = 100000;  // samples per epoch
-  static Toy2dOptions from_yaml(Cfg& c);
+  int64_t size = 100000;
+  template <class V>
+  void visit(V& v) {
+    v.choice("kind", kind, "ring8: 8 Gaussians on a circle; grid25: a 5x5 grid of Gaussians", {"ring8", "grid25"});
+    v("radius", radius, "ring8: circle radius", 0.0, 1e6);
+    if (!v.given("std")) std = kind == "ring8" ? 0.02 : 0.05;
+    v("std", std, "standard deviation of each Gaussian (default 0.02 for ring8, 0.05 for grid25)", 1e-6, 1e6);
+    v("spacing", spacing, "grid25: distance between neighbours", 0.0, 1e6);
+    v("size", size, "samples per epoch", 1, 1'000'000'000);
+  }
 };
 class Toy2dDataset : public Dataset {
  public:

@@ -3,6 +3,7 @@
 // positions for training, the centre for validation), with optional horizontal flips. Samples are
 // {"image": [3, crop, crop] in [0, 1]}.
 #pragma once
+#include "tessera/core/options.h"
 #include "tessera/data/dataset.h"
 
 namespace tessera::data {
@@ -11,9 +12,20 @@ struct ImageFolderOptions {
   std::string dir;
   int64_t size = 256, crop = 256;  // pytorch/examples fast_neural_style: Resize(256), CenterCrop(256)
   bool random_crop = true, hflip = false;
-  int64_t repeat = 1;     // the folder is seen `repeat` times per epoch
-  bool skip_bad = false;  // skip unreadable images (logged) instead of failing
-  static ImageFolderOptions from_yaml(Cfg& cfg);
+  int64_t repeat = 1;
+  bool skip_bad = false;
+  template <class V>
+  void visit(V& v) {
+    v.required("dir", dir, "folder of images");
+    v("size", size, "shorter side after resizing", 8, 1 << 14);
+    if (!v.given("crop")) crop = size;
+    v("crop", crop, "square crop side (default: size)", 8, 1 << 14);
+    v("random_crop", random_crop, "random crops (false: centre crops)");
+    v("hflip", hflip, "random horizontal flips");
+    v("repeat", repeat, "times the folder is seen per epoch", 1, 1 << 20);
+    v("skip_bad", skip_bad, "skip unreadable images (logged) instead of failing");
+  }
+  void check(Cfg& c) const;
 };
 
 class ImageFolderDataset : public Dataset {

@@ -1,21 +1,27 @@
 // Super-resolution image folders: HR-only (LR made on the fly by MATLAB bicubic) or paired LR/HR.
 #pragma once
+#include "tessera/core/options.h"
 #include "tessera/data/dataset.h"
 
 namespace tessera::data {
 
 struct SrFolderOptions {
-  std::string hr_dir;
-  std::string lr_dir;        // empty: LR = MATLAB bicubic of the HR image, rounded to its bit depth
-  int64_t scale = 2;
-  int64_t patch_size = 0;    // LR patch side; 0 = whole images (evaluation)
-  bool hflip = false, vflip = false, rot90 = false;  // augmentations (dihedral group with all three)
-  int64_t repeat = 1;        // the folder is seen `repeat` times per epoch (small sets, many patches)
-  bool skip_bad = false;     // skip unreadable images (counted and logged) instead of failing
-  bool cache = true;         // keep decoded images (and their LR) in memory
-
-  static SrFolderOptions from_yaml(Cfg& cfg);
-  YAML::Node to_yaml() const;
+  std::string hr_dir, lr_dir;
+  int64_t scale = 2, patch_size = 0, repeat = 1;
+  bool hflip = false, vflip = false, rot90 = false, skip_bad = false, cache = true;
+  template <class V>
+  void visit(V& v) {
+    v.required("hr_dir", hr_dir, "folder of HR images");
+    v("lr_dir", lr_dir, "folder of matching LR images (empty: MATLAB bicubic of the HR, rounded to its bit depth)");
+    v("scale", scale, "upscale factor", 1, 8);
+    v("patch_size", patch_size, "LR patch side (0: whole images, for evaluation)", 0, 4096);
+    v("hflip", hflip, "random horizontal flips");
+    v("vflip", vflip, "random vertical flips");
+    v("rot90", rot90, "random transposes (with both flips: the whole dihedral group)");
+    v("repeat", repeat, "times the folder is seen per epoch (small sets, many patches)", 1, 1000000);
+    v("skip_bad", skip_bad, "skip unreadable images (counted and logged) instead of failing");
+    v("cache", cache, "keep decoded images (and their LR) in memory");
+  }
 };
 
 class SrFolderDataset : public Dataset {

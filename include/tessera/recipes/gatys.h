@@ -5,6 +5,7 @@
 // 1000 L-BFGS iterations, 512 px, noise init. Colour preservation (Gatys et al. 2017, luminance
 // transfer) and coarse-to-fine scales are options.
 #pragma once
+#include "tessera/core/options.h"
 #include <functional>
 
 #include "tessera/archs/vgg.h"
@@ -19,21 +20,42 @@ struct GatysOptions {
   uint64_t seed = 0;
   std::string device = "auto";
   YAML::Node features;  // build_feature_vgg's section: {depth, weights, seed, pooling, ...}
-  int64_t image_size = 512;  // the output's longer side
+  int64_t image_size = 512;
   losses::LayerWeights content_layers{{"relu4_2", 5.0}};
   losses::LayerWeights style_layers{{"relu1_1", 100.0}, {"relu2_1", 100.0}, {"relu3_1", 100.0}, {"relu4_1", 100.0}, {"relu5_1", 100.0}};
   double tv_weight = 1e-3;
-  std::string normalize_layers = "auto";  // auto (on with random weights) | true | false
-  std::string optimizer = "lbfgs";        // lbfgs | adam
-  double lr = 0;                           // 0: 1.0 for L-BFGS, 0.02 for Adam
-  int64_t history_size = 100;              // L-BFGS memory
-  int64_t iterations = 1000;               // per scale
-  std::string init = "noise";              // noise | content
+  std::string normalize_layers = "auto";
+  std::string optimizer = "lbfgs";
+  double lr = 0;
+  int64_t history_size = 100;
+  int64_t iterations = 1000;
+  std::string init = "noise";
   bool preserve_color = false;
-  std::vector<double> scales{1.0};         // coarse to fine, fractions of image_size ending at 1
-  double style_scale = 1.0;                // style images' longer side relative to the output's
-  int64_t log_every = 50, snapshot_every = 100;  // 0: never
+  std::vector<double> scales{1.0};
+  double style_scale = 1.0;
+  int64_t log_every = 50, snapshot_every = 100;
 
+  // The plain keys (features, content_layers and style_layers have their own readers).
+  template <class V>
+  void visit(V& v) {
+    v("name", name, "run name (the run directory under runs/ unless --run-dir)");
+    v("seed", seed, "seed of the noise init and of a random VGG");
+    v("device", device, "auto | cpu | cuda[:N]");
+    v("image_size", image_size, "the output's longer side", 16, 1 << 14);
+    v("tv_weight", tv_weight, "total variation weight", 0.0, 1e12);
+    v.choice("normalize_layers", normalize_layers, "divide each layer's loss by its size (auto: with random weights)", {"auto", "true", "false"});
+    v.choice("optimizer", optimizer, "what optimises the image", {"lbfgs", "adam"});
+    v("lr", lr, "learning rate (0: 1.0 for L-BFGS, 0.02 for Adam)", 0.0, 1e6);
+    v("history_size", history_size, "L-BFGS memory", 1, 10000);
+    v("iterations", iterations, "iterations per scale", 1, 10'000'000);
+    v.choice("init", init, "start from noise or from the content image", {"noise", "content"});
+    v("preserve_color", preserve_color, "transfer luminance only, keeping the content's chroma");
+    v("scales", scales, "coarse to fine, fractions of image_size ending at 1");
+    v("style_scale", style_scale, "style images' longer side relative to the output's", 0.01, 10.0);
+    v("log_every", log_every, "iterations between progress lines and scalars (0: never)", 0, 1'000'000);
+    v("snapshot_every", snapshot_every, "iterations between snapshots (0: never)", 0, 1'000'000);
+  }
+  void check(Cfg& root) const;
   static GatysOptions from_yaml(Cfg& root);  // every key checked
   YAML::Node to_yaml() const;                 // the whole resolved config
 };
