@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+
 namespace tessera::archs {
 
 using torch::indexing::Slice;
@@ -25,11 +27,45 @@ TileOptions checked_tiles(const NetImpl& net, int64_t tile, int64_t overlap, con
   return t;
 }
 
-torch::Tensor run_image(NetImpl& net, const torch::Tensor& lq_in, const TileOptions& opt, torch::Device device) {
+TileOptions prepare_for_inference(NetImpl& net, TileOptions tiles, bool channels_last, bool bf16) {
+  net.eval();
   torch::NoGradGuard ng;
+  if (bf16) {
+    net.to(torch::kBFloat16);
+    tiles.dtype = torch::kBFloat16;
+  }
+  if (channels_last) {
+    for (auto& p : net.parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    tiles.channels_last = true;
+  }
+  return tiles;
+}
+
+int64_t auto_tile(const NetImpl& net, int64_t h, int64_t w, const TileOptions& opt, double budget_bytes) {
+  if (net.receptive_radius() < 0) return 0;
+  // The widest activation per input pixel: the most output channels of any convolution (a
+  // pixel-shuffled stage holds the same bytes at the higher resolution), times the three tensors a
+  // residual layer keeps alive (its input, its output and the skip).
+  int64_t widest = 1;
+  for (const auto& p : net.parameters())
+    if (p.dim() == 4) widest = std::max<int64_t>(widest, p.size(0));
+  const double per_pixel = 3.0 * static_cast<double>(widest) * static_cast<double>(c10::elementSize(opt.dtype));
+  if (static_cast<double>(h) * static_cast<double>(w) * per_pixel <= budget_bytes) return 0;
+  const int64_t side = static_cast<int64_t>(std::sqrt(budget_bytes / per_pixel)) - 2 * opt.overlap;
+  return std::max<int64_t>({side, kMinTile, 2 * opt.overlap});
+}
+
+torch::Tensor run_image(NetImpl& net, const torch::Tensor& lq_in, const TileOptions& opt, torch::Device device) {
+  c10::InferenceMode inference;
   torch::Tensor lq = lq_in.dim() == 3 ? lq_in.unsqueeze(0) : lq_in;
   const int64_t s = net.scale(), h = lq.size(2), w = lq.size(3);
-  if (opt.tile <= 0 || (opt.tile >= h && opt.tile >= w)) return net.forward(lq.to(device)).to(torch::kCPU)[0];
+  auto forward = [&](const torch::Tensor& x) {
+    torch::Tensor in = x.to(device, opt.dtype);
+    if (opt.channels_last) in = in.contiguous(torch::MemoryFormat::ChannelsLast);
+    return net.forward(in).to(torch::kCPU, torch::kFloat32).contiguous();
+  };
+  if (opt.tile <= 0 || (opt.tile >= h && opt.tile >= w)) return forward(lq)[0];
   torch::Tensor out = torch::empty({lq.size(1), h * s, w * s});  // SR nets keep the channel count
   const int64_t total = ((h + opt.tile - 1) / opt.tile) * ((w + opt.tile - 1) / opt.tile);
   int64_t done = 0;
@@ -38,8 +74,7 @@ torch::Tensor run_image(NetImpl& net, const torch::Tensor& lq_in, const TileOpti
       const int64_t y1 = std::min(h, y0 + opt.tile), x1 = std::min(w, x0 + opt.tile);
       const int64_t py0 = std::max<int64_t>(0, y0 - opt.overlap), px0 = std::max<int64_t>(0, x0 - opt.overlap);
       const int64_t py1 = std::min(h, y1 + opt.overlap), px1 = std::min(w, x1 + opt.overlap);
-      torch::Tensor tile = lq.index({Slice(), Slice(), Slice(py0, py1), Slice(px0, px1)}).to(device);
-      torch::Tensor o = net.forward(tile).to(torch::kCPU)[0];
+      torch::Tensor o = forward(lq.index({Slice(), Slice(), Slice(py0, py1), Slice(px0, px1)}))[0];
       out.index_put_({Slice(), Slice(y0 * s, y1 * s), Slice(x0 * s, x1 * s)},
                      o.index({Slice(), Slice((y0 - py0) * s, (y1 - py0) * s), Slice((x0 - px0) * s, (x1 - px0) * s)}));
       if (opt.progress) opt.progress(++done, total);

@@ -29,6 +29,10 @@ EspcnImpl::EspcnImpl(EspcnOptions o) : opt(std::move(o)) {
 }
 torch::Tensor EspcnImpl::act(const torch::Tensor& x) const { return opt.activation == "tanh" ? torch::tanh(x) : torch::relu(x); }
 torch::Tensor EspcnImpl::forward(torch::Tensor x) {
+  if (!torch::GradMode::is_enabled()) {  // inference: oneDNN-fused conv + activation
+    x = nn::conv_act(*conv2, nn::conv_act(*conv1, x, opt.activation), opt.activation);
+    return shuffle(conv3(x));
+  }
   x = act(conv1(x));
   x = act(conv2(x));
   return shuffle(conv3(x));
@@ -40,6 +44,10 @@ ResidualBlockNoBNImpl::ResidualBlockNoBNImpl(int64_t feat, double rs) : res_scal
   conv2 = register_module("conv2", nn::conv(feat, feat));
 }
 torch::Tensor ResidualBlockNoBNImpl::forward(const torch::Tensor& x) {
+  if (!torch::GradMode::is_enabled()) {  // inference: oneDNN-fused conv + ReLU and conv + skip
+    torch::Tensor h = nn::conv_act(*conv1, x, "relu");
+    return res_scale == 1.0 ? nn::conv_add(*conv2, h, x) : x + conv2(h) * res_scale;
+  }
   torch::Tensor r = conv2(torch::relu(conv1(x)));
   return res_scale == 1.0 ? x + r : x + r * res_scale;
 }
@@ -57,7 +65,7 @@ torch::Tensor EdsrImpl::forward(torch::Tensor x) {
   torch::Tensor m = mean.to(x.device(), x.scalar_type());
   x = (x - m) * opt.img_range;
   x = conv_first(x);
-  torch::Tensor res = conv_after_body(opt.num_block > 0 ? body->forward(x) : x) + x;
+  torch::Tensor res = nn::conv_add(*conv_after_body, opt.num_block > 0 ? body->forward(x) : x, x);
   x = conv_last(upsample->forward(res));
   return x / opt.img_range + m;
 }

@@ -2,6 +2,9 @@
 
 #include "tessera/core/error.h"
 
+#include <ATen/Context.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
 namespace tessera::nn {
 
 WnConv2dImpl::WnConv2dImpl(int64_t in, int64_t out, int64_t kernel, bool with_bias) : kernel_(kernel) {
@@ -24,6 +27,72 @@ torch::Tensor WnConv2dImpl::forward(const torch::Tensor& x) {
 
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, bool bias) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2).bias(bias));
+}
+
+namespace {
+
+// oneDNN's pointwise-fused convolutions (registered by LibTorch's CPU library for inductor).
+const std::optional<c10::OperatorHandle>& pointwise_op(bool binary) {
+  static const std::optional<c10::OperatorHandle> unary = c10::Dispatcher::singleton().findOp({"mkldnn::_convolution_pointwise", ""});
+  static const std::optional<c10::OperatorHandle> with_other =
+      c10::Dispatcher::singleton().findOp({"mkldnn::_convolution_pointwise", "binary"});
+  return binary ? with_other : unary;
+}
+
+std::vector<int64_t> padding_of(const torch::nn::detail::ConvNdOptions<2>& o) {
+  const auto& p = std::get<torch::ExpandingArray<2>>(o.padding());
+  return {p->at(0), p->at(1)};
+}
+
+c10::IValue no_scalars() { return c10::List<std::optional<c10::Scalar>>(); }
+
+}  // namespace
+
+bool conv_fusable(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  static const bool available = at::hasMKLDNN() && pointwise_op(false) && pointwise_op(true);
+  const auto& o = conv.options;
+  return available && !torch::GradMode::is_enabled() && x.device().is_cpu() && x.dim() == 4 &&
+         (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16) && x.scalar_type() == conv.weight.scalar_type() &&
+         o.groups() == 1 && std::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) &&
+         std::holds_alternative<torch::ExpandingArray<2>>(o.padding());
+}
+
+// The convolution's arguments of the pointwise ops: W, B, padding, stride, dilation, groups.
+static void push_conv(torch::jit::Stack& stack, const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  stack.emplace_back(conv.weight);
+  stack.emplace_back(o.bias() ? c10::IValue(conv.bias) : c10::IValue());
+  stack.emplace_back(padding_of(o));
+  stack.emplace_back(std::vector<int64_t>{o.stride()->at(0), o.stride()->at(1)});
+  stack.emplace_back(std::vector<int64_t>{o.dilation()->at(0), o.dilation()->at(1)});
+  stack.emplace_back(o.groups());
+}
+
+torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const std::string& activation) {
+  if (!conv_fusable(conv, x)) {
+    torch::Tensor y = conv.forward(x);
+    return activation == "tanh" ? torch::tanh_(y) : torch::relu_(y);
+  }
+  torch::jit::Stack stack{x};
+  push_conv(stack, conv);
+  stack.emplace_back(activation);      // unary_attr
+  stack.emplace_back(no_scalars());    // unary_scalars
+  stack.emplace_back(std::string());   // unary_algorithm
+  pointwise_op(false)->callBoxed(&stack);
+  return stack[0].toTensor();
+}
+
+torch::Tensor conv_add(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const torch::Tensor& residual) {
+  if (!conv_fusable(conv, x) || residual.scalar_type() != x.scalar_type()) return conv.forward(x) + residual;
+  torch::jit::Stack stack{x, residual};
+  push_conv(stack, conv);
+  stack.emplace_back(std::string("add"));  // binary_attr
+  stack.emplace_back(c10::IValue());       // alpha
+  stack.emplace_back(c10::IValue());       // unary_attr
+  stack.emplace_back(no_scalars());
+  stack.emplace_back(c10::IValue());       // unary_algorithm
+  pointwise_op(true)->callBoxed(&stack);
+  return stack[0].toTensor();
 }
 
 bool valid_upscale(int64_t scale) { return scale == 3 || (scale >= 1 && (scale & (scale - 1)) == 0); }

@@ -10,6 +10,7 @@
 #include "tessera/archs/sr.h"
 #include "tessera/export/onnx_export.h"
 #include "tessera/io/files.h"
+#include "tessera/nn/layers.h"
 
 using namespace tessera;
 
@@ -231,4 +232,35 @@ TEST_CASE("docs/options.md is what tessera info --options prints", "[archs][opti
   doc << f.rdbuf();
   INFO("regenerate with: build/tessera info --options > docs/options.md");
   REQUIRE(doc.str() == r.output);
+}
+
+TEST_CASE("oneDNN-fused conv + activation and conv + residual equal the composites", "[archs][nn][fusion]") {
+  torch::manual_seed(0);
+  for (int64_t k : {3, 5}) {
+    for (bool channels_last : {false, true}) {
+      INFO("kernel " << k << (channels_last ? ", channels-last" : ", NCHW"));
+      auto conv = nn::conv(8, 12, k);
+      torch::Tensor x = torch::randn({2, 8, 19, 23}), r = torch::randn({2, 12, 19, 23});
+      if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      torch::Tensor ref_relu, ref_tanh, ref_add;
+      {
+        torch::AutoGradMode on(true);  // the composite path
+        REQUIRE(!nn::conv_fusable(*conv, x));
+        ref_relu = torch::relu(conv(x)).detach();
+        ref_tanh = torch::tanh(conv(x)).detach();
+        ref_add = (conv(x) + r).detach();
+      }
+      torch::NoGradGuard ng;
+      REQUIRE(nn::conv_fusable(*conv, x) == at::hasMKLDNN());
+      REQUIRE((nn::conv_act(*conv, x, "relu") - ref_relu).abs().max().item<float>() < 1e-5);
+      REQUIRE((nn::conv_act(*conv, x, "tanh") - ref_tanh).abs().max().item<float>() < 1e-5);
+      REQUIRE((nn::conv_add(*conv, x, r) - ref_add).abs().max().item<float>() < 1e-5);
+    }
+  }
+  // Training keeps the differentiable composite: gradients reach the weights.
+  auto conv = nn::conv(4, 4, 3);
+  torch::Tensor x = torch::randn({1, 4, 9, 9});
+  nn::conv_add(*conv, nn::conv_act(*conv, x, "relu"), x).sum().backward();
+  REQUIRE(conv->weight.grad().defined());
+  REQUIRE(conv->weight.grad().abs().sum().item<float>() > 0);
 }

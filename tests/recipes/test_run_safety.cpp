@@ -15,6 +15,7 @@
 #include "tessera/io/files.h"
 #include "tessera/io/image_io.h"
 #include "tessera/io/safetensors.h"
+#include "tessera/metrics/image_quality.h"
 #include "tessera/recipes/run_dir.h"
 #include "tessera/recipes/trainer.h"
 
@@ -302,6 +303,46 @@ TEST_CASE("upscale validates tile and overlap and reports progress", "[safety][u
   REQUIRE(test::run_cli({"upscale", "--checkpoint", ck, img, (dir / "whole.png").string()}).exit_code == 0);
   auto a = io::read_image((dir / "tiled.png").string()).rgb, b = io::read_image((dir / "whole.png").string()).rgb;
   REQUIRE((a - b).abs().max().item<float>() <= 1.0f / 255 + 1e-6f);
+}
+
+TEST_CASE("apply: auto tiles, channels-last, bf16 and a pipelined folder give the reference outputs", "[safety][upscale][speed]") {
+  auto dir = test::temp_dir("apply_speed_paths");
+  const std::string ck = val_checkpoint(trained_run("8")), img = (test::data_dir() / "val/chelsea.png").string();
+  auto read = [&](const std::string& name) { return io::read_image((dir / name).string()).rgb; };
+  REQUIRE(test::run_cli({"apply", "--checkpoint", ck, img, (dir / "auto.png").string()}).exit_code == 0);
+  REQUIRE(test::run_cli({"apply", "--checkpoint", ck, img, (dir / "nchw.png").string(), "--tile", "0", "--nchw"}).exit_code == 0);
+  auto r = test::run_cli({"apply", "--checkpoint", ck, img, (dir / "bf16.png").string(), "--precision", "bf16"});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("network") && Contains("ms"));
+  // Channels-last with fused convolutions changes the summation order only: 8-bit outputs within one level.
+  REQUIRE((read("auto.png") - read("nchw.png")).abs().max().item<float>() <= 1.0f / 255 + 1e-6f);
+  // bf16 costs a little precision, never the picture.
+  metrics::QualityOptions q;
+  REQUIRE(metrics::psnr(read("bf16.png"), read("auto.png"), q) > 35.0);
+  for (const char* bad : {"abc", "12px", ""}) {
+    r = test::run_cli({"apply", "--checkpoint", ck, img, (dir / "x.png").string(), "--tile", bad});
+    REQUIRE(r.exit_code == 2);
+    REQUIRE_THAT(r.output, Contains("--tile"));
+  }
+  r = test::run_cli({"apply", "--checkpoint", ck, img, (dir / "x.png").string(), "--precision", "fp8"});
+  REQUIRE(r.exit_code == 2);
+  // A folder: decode, inference and encode overlap; every output equals the single-image one, and an
+  // unreadable image stops the run naming it, with the images before it written.
+  const auto in = dir / "in", out = dir / "out";
+  fs::create_directories(in);
+  for (const char* n : {"a.png", "b.png", "d.png"}) fs::copy_file(img, in / n);
+  { std::ofstream(in / "c.png") << "not a png"; }
+  r = test::run_cli({"apply", "--checkpoint", ck, in.string(), out.string()});
+  REQUIRE(r.exit_code != 0);
+  REQUIRE_THAT(r.output, Contains("c.png"));
+  for (const char* n : {"a.png", "b.png"}) {
+    INFO(n);
+    REQUIRE((io::read_image((out / n).string()).rgb - read("auto.png")).abs().max().item<float>() == 0.0f);
+  }
+  REQUIRE(!fs::exists(out / "c.png"));
+  fs::remove(in / "c.png");
+  REQUIRE(test::run_cli({"apply", "--checkpoint", ck, in.string(), out.string()}).exit_code == 0);
+  REQUIRE((io::read_image((out / "d.png").string()).rgb - read("auto.png")).abs().max().item<float>() == 0.0f);
 }
 
 TEST_CASE("non-finite, negative, duplicate and empty config values are errors naming the key", "[safety][config]") {

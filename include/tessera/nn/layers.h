@@ -29,6 +29,15 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel = 3, bool bias = 
 // With `prelu`, each stage ends in a PReLU (SRResNet).
 torch::nn::Sequential pixel_shuffle_upsampler(int64_t scale, int64_t features, bool prelu = false);
 
+// conv(x) then an activation ("relu" or "tanh"), and conv(x) + residual: fused by oneDNN (one pass
+// over the output instead of two or three) on CPU when no gradient is being recorded, else the
+// plain composite. Results are equal (the same convolution; the activation or add is applied to
+// its output in registers).
+torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const std::string& activation);
+torch::Tensor conv_add(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const torch::Tensor& residual);
+// Whether the fused path would be taken for this input and convolution (for tests and benchmarks).
+bool conv_fusable(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
+
 // True for 2^n and 3.
 bool valid_upscale(int64_t scale);
 
