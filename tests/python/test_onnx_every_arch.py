@@ -2,12 +2,14 @@
 defaults (the list comes from the registry, so a new arch is covered without touching this file),
 plus the variants whose graphs differ (conditional critics, norms, VGG16 with average pooling and
 [-1, 1] inputs). Each model passes onnx's full checker and runs at two batch sizes, and networks that
-take any image size at two sizes never used at export. Tolerance: 1e-4 of the output's scale."""
+take any image size at two sizes never used at export; generators (and autoencoders, whose decoder
+is exported) take `z`, conditional ones and conditional critics a `label`. Tolerance: 1e-4 of the output's scale."""
 import os
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+import yaml
 from safetensors.numpy import load_file, save_file
 
 from common import check, parse_args, run
@@ -23,6 +25,9 @@ specs = [f"{{type: {n}}}" for n in names] + [
     "{type: mlp_critic, norm: layer, hidden: 16}",
     "{type: vgg, depth: 16, pooling: avg, range_norm: true}",
     "{type: vgg, depth: 19, use_input_norm: false}",
+    "{type: dcgan_generator, image_size: 16, channels: 3, latent_dim: 10, base: 8, num_classes: 5}",
+    "{type: dcgan_generator, image_size: 8, latent_dim: 4, base: 8, norm: none}",
+    "{type: conv_autoencoder, image_size: 12, channels: 3, base: 8, latent_dim: 5}",
 ]
 for i, spec in enumerate(specs):
     arch_yaml = os.path.join(a.work, f"a{i}.yaml")
@@ -38,7 +43,7 @@ for i, spec in enumerate(specs):
     generator = "z" in inputs
     classes = 0
     if "label" in inputs:
-        classes = int(spec.split("num_classes:")[1].split(",")[0]) if "num_classes" in spec else 0
+        classes = int(yaml.safe_load(spec).get("num_classes", 0))
         check(classes > 0, f"{spec}: a label input only for conditional networks")
     dynamic = not generator and any(d is None for d in inputs["input" if not generator else "z"][1:])
     sizes = [(37, 45), (64, 70)] if dynamic else [None]
