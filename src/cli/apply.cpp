@@ -41,8 +41,8 @@ Run add_apply(CLI::App& app) {
   app.add_option("input", a->input, "image file or folder of images")->required();
   app.add_option("output", a->output, "output image file, or folder when the input is a folder")->required();
   app.add_option("--tile", a->tile,
-                 "input tile side: auto (by the network and the image, tiles only where they are faster or memory needs them), "
-                 "0 (whole image) or >= 16; outputs equal whole-image outputs at the default overlap");
+                 "input tile side: auto (whole images unless their activations would pass a 4 GiB budget: exact tiles "
+                 "recompute their overlap), 0 (whole image) or >= 16; outputs equal whole-image outputs at the default overlap");
   app.add_option("--overlap", a->overlap, "input context around each tile (default: the network's receptive radius)")
       ->check(integer_in(0, 1 << 20));
   app.add_option("--device", a->device, "auto, cpu or cuda");

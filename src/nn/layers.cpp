@@ -69,6 +69,7 @@ static void push_conv(torch::jit::Stack& stack, const torch::nn::Conv2dImpl& con
 }
 
 torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const std::string& activation) {
+  TORCH_CHECK(activation == "relu" || activation == "tanh", "conv_act: activation must be relu or tanh, got ", activation);
   if (!conv_fusable(conv, x)) {
     torch::Tensor y = conv.forward(x);
     return activation == "tanh" ? torch::tanh_(y) : torch::relu_(y);
