@@ -264,3 +264,19 @@ TEST_CASE("oneDNN-fused conv + activation and conv + residual equal the composit
   REQUIRE(conv->weight.grad().defined());
   REQUIRE(conv->weight.grad().abs().sum().item<float>() > 0);
 }
+
+TEST_CASE("auto tiles: whole images within the memory budget, exact tiles past it", "[archs][inference][tiles]") {
+  torch::manual_seed(0);
+  auto net = build("{type: edsr, scale: 2, num_feat: 8, num_block: 1}");
+  net->eval();
+  archs::TileOptions opt = archs::checked_tiles(*net, 0, -1);
+  REQUIRE(archs::auto_tile(*net, 40, 50, opt) == 0);  // default budget: whole image
+  const int64_t tile = archs::auto_tile(*net, 40, 50, opt, 40.0 * 1024);  // a budget a 40x50 image passes
+  REQUIRE(tile >= archs::kMinTile);
+  REQUIRE(tile < 50);
+  opt.tile = tile;
+  torch::Tensor img = torch::rand({3, 40, 50});
+  REQUIRE((archs::run_image(*net, img, opt) - archs::run_image(*net, img)).abs().max().item<float>() < 1e-5);
+  auto style = build("{type: transformer_net, base: 4, num_res: 1}");
+  REQUIRE(archs::auto_tile(*style, 4000, 4000, opt, 1.0) == 0);  // never tiled
+}

@@ -48,6 +48,8 @@ std::string val_checkpoint(const fs::path& run) { return (run / "checkpoints/bes
 
 // A trained smoke EDSR (20 steps) for the inference cases; one per test case, since CTest runs the
 // cases as parallel processes.
+// Each test case runs in its own process (CTest, -j2): a tag is one test case's, or two processes
+// would wipe and train the same directory at once.
 fs::path trained_run(const std::string& tag) {
   static std::map<std::string, fs::path> runs;
   auto it = runs.find(tag);
@@ -307,7 +309,7 @@ TEST_CASE("upscale validates tile and overlap and reports progress", "[safety][u
 
 TEST_CASE("apply: auto tiles, channels-last, bf16 and a pipelined folder give the reference outputs", "[safety][upscale][speed]") {
   auto dir = test::temp_dir("apply_speed_paths");
-  const std::string ck = val_checkpoint(trained_run("8")), img = (test::data_dir() / "val/chelsea.png").string();
+  const std::string ck = val_checkpoint(trained_run("16")), img = (test::data_dir() / "val/chelsea.png").string();
   auto read = [&](const std::string& name) { return io::read_image((dir / name).string()).rgb; };
   REQUIRE(test::run_cli({"apply", "--checkpoint", ck, img, (dir / "auto.png").string()}).exit_code == 0);
   REQUIRE(test::run_cli({"apply", "--checkpoint", ck, img, (dir / "nchw.png").string(), "--tile", "0", "--nchw"}).exit_code == 0);
