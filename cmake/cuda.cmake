@@ -7,8 +7,10 @@ if(NOT TESSERA_CUDA STREQUAL "OFF")
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
+    # Only for enable_language's compiler check: the real targets come from TORCH_CUDA_ARCH_LIST
+    # (cmake/torch.cmake), since find_package(Torch) sets CMAKE_CUDA_ARCHITECTURES OFF.
     if(NOT CMAKE_CUDA_ARCHITECTURES)
-      set(CMAKE_CUDA_ARCHITECTURES 80 90)   # A100, H100/H200; PTX of 90 JITs on newer parts
+      set(CMAKE_CUDA_ARCHITECTURES 80)
     endif()
     enable_language(CUDA)
     set(CMAKE_CUDA_STANDARD 17)   # CMake 3.25 has no C++20 flags for nvcc; kernels need only 17

@@ -17,11 +17,23 @@ endif()
 if(EXISTS /usr/local/cuda AND NOT CUDAToolkit_ROOT)
   set(CUDAToolkit_ROOT /usr/local/cuda)
 endif()
-# Name the GPU architectures so the wheel's config does not try to run a GPU probe (no GPU here).
-if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
-  set(ENV{TORCH_CUDA_ARCH_LIST} "8.0;9.0")
+# TORCH_CUDA_ARCH_LIST decides the GPU code tessera's kernels carry: find_package(Torch) turns it
+# into -gencode flags and sets CMAKE_CUDA_ARCHITECTURES OFF. Default: sm_80 (A100) and sm_90
+# (H100/H200) machine code plus compute_90 PTX, which the driver JIT-compiles for newer GPUs. Naming
+# the list also stops the wheel's config from probing for a GPU (none here).
+set(TESSERA_CUDA_ARCH_LIST "8.0;9.0+PTX" CACHE STRING "GPU targets of the CUDA kernels (TORCH_CUDA_ARCH_LIST syntax)")
+if(DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+  set(TESSERA_CUDA_ARCH_LIST "$ENV{TORCH_CUDA_ARCH_LIST}" CACHE STRING "" FORCE)
 endif()
+set(ENV{TORCH_CUDA_ARCH_LIST} "${TESSERA_CUDA_ARCH_LIST}")
+# The wheel's config warns about any CMAKE_CUDA_ARCHITECTURES and then sets it OFF: do the same
+# without the warning (enable_language(CUDA) defined it for its compiler check).
+unset(CMAKE_CUDA_ARCHITECTURES)
+unset(CMAKE_CUDA_ARCHITECTURES CACHE)
 find_package(Torch REQUIRED)
+if(TESSERA_WITH_CUDA)
+  set(CMAKE_CUDA_ARCHITECTURES OFF)  # the -gencode flags from TORCH_CUDA_ARCH_LIST decide
+endif()
 if(Torch_VERSION VERSION_LESS 2.0)
   message(FATAL_ERROR "tessera needs LibTorch 2.x; found ${Torch_VERSION} at ${Torch_DIR}")
 endif()

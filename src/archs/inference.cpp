@@ -27,6 +27,12 @@ TileOptions checked_tiles(const NetImpl& net, int64_t tile, int64_t overlap, con
   return t;
 }
 
+void to_channels_last(NetImpl& net) {
+  torch::NoGradGuard ng;
+  for (auto& p : net.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
 TileOptions prepare_for_inference(NetImpl& net, TileOptions tiles, bool channels_last, bool bf16) {
   net.eval();
   torch::NoGradGuard ng;
@@ -35,8 +41,7 @@ TileOptions prepare_for_inference(NetImpl& net, TileOptions tiles, bool channels
     tiles.dtype = torch::kBFloat16;
   }
   if (channels_last) {
-    for (auto& p : net.parameters())
-      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    to_channels_last(net);
     tiles.channels_last = true;
   }
   return tiles;

@@ -1,6 +1,7 @@
 #include "tessera/archs/sr.h"
 
 #include "tessera/nn/onnx_emit.h"
+#include "tessera/ops/ops.h"
 
 namespace tessera::archs {
 
@@ -46,10 +47,10 @@ ResidualBlockNoBNImpl::ResidualBlockNoBNImpl(int64_t feat, double rs) : res_scal
 torch::Tensor ResidualBlockNoBNImpl::forward(const torch::Tensor& x) {
   if (!torch::GradMode::is_enabled()) {  // inference: oneDNN-fused conv + ReLU and conv + skip
     torch::Tensor h = nn::conv_act(*conv1, x, "relu");
-    return res_scale == 1.0 ? nn::conv_add(*conv2, h, x) : x + conv2(h) * res_scale;
+    return res_scale == 1.0 ? nn::conv_add(*conv2, h, x) : ops::scale_add(x, conv2(h), res_scale);
   }
   torch::Tensor r = conv2(torch::relu(conv1(x)));
-  return res_scale == 1.0 ? x + r : x + r * res_scale;
+  return res_scale == 1.0 ? x + r : ops::scale_add(x, r, res_scale);
 }
 EdsrImpl::EdsrImpl(EdsrOptions o) : opt(std::move(o)) {
   mean = mean_tensor(opt.rgb_mean, opt.channels);
@@ -89,7 +90,7 @@ WdsrBlockImpl::WdsrBlockImpl(const WdsrOptions& o) : res_scale(o.res_scale) {
 }
 torch::Tensor WdsrBlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor r = body->forward(x);
-  return res_scale == 1.0 ? r + x : r * res_scale + x;
+  return res_scale == 1.0 ? r + x : ops::scale_add(x, r, res_scale);
 }
 WdsrImpl::WdsrImpl(WdsrOptions o) : opt(std::move(o)) {
   mean = mean_tensor(opt.rgb_mean, opt.channels);

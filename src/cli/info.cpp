@@ -7,6 +7,7 @@
 #include "tessera/build_info.h"
 #include "tessera/core/runtime.h"
 #include "tessera/data/dataset.h"
+#include "tessera/ops/ops.h"
 
 namespace tessera::cli {
 
@@ -50,6 +51,11 @@ Run add_info(CLI::App& app) {
     std::printf("CUDA kernels %s (runtime %d.%d, driver %d.%d)\n", cuda.compiled ? "built" : "not built",
                 cuda.runtime_version / 1000, (cuda.runtime_version % 1000) / 10, cuda.driver_version / 1000,
                 (cuda.driver_version % 1000) / 10);
+    if (cuda.compiled) std::printf("CUDA targets %s (TORCH_CUDA_ARCH_LIST; +PTX: JIT-compiled on newer GPUs)\n", TESSERA_CUDA_ARCHS);
+    std::string op_names;
+    for (const auto& name : c10::Dispatcher::singleton().getAllOpNames())
+      if (name.name.rfind("tessera::", 0) == 0) op_names += (op_names.empty() ? "" : ", ") + name.name;
+    std::printf("custom ops   %s (CPU%s kernels)\n", op_names.c_str(), ops::cuda_kernels_compiled() ? " and CUDA" : "");
     std::printf("cuDNN        %s\n", torch::cuda::cudnn_is_available() ? "available" : "not available");
     std::printf("GPUs         %d\n", torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0);
     std::printf("CPU          %s\n", cpu.model.c_str());

@@ -1,6 +1,7 @@
 #include "tessera/losses/adversarial.h"
 
 #include "tessera/core/config.h"
+#include "tessera/ops/ops.h"
 
 namespace tessera::losses {
 
@@ -99,7 +100,8 @@ torch::Tensor GradientPenalty::operator()(const ScoreFn& score, const torch::Ten
     x = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(true);
   }
   torch::Tensor s = score(x);
-  torch::Tensor grad = torch::autograd::grad({s.sum()}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0].flatten(1);
+  torch::Tensor grad = torch::autograd::grad({s.sum() * grad_scale}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0].flatten(1);
+  if (grad_scale != 1.0) grad = grad / grad_scale;
   if (type == "r1") return 0.5 * weight * grad.square().sum(1).mean();
   return weight * (grad.norm(2, 1) - 1).square().mean();
 }
@@ -112,9 +114,8 @@ torch::Tensor total_variation(const torch::Tensor& x, bool squared) {
 }
 
 torch::Tensor gram_matrix(const torch::Tensor& f) {
-  const int64_t n = f.size(0), c = f.size(1), hw = f.size(2) * f.size(3);
-  torch::Tensor x = f.reshape({n, c, hw});
-  return torch::bmm(x, x.transpose(1, 2)) / static_cast<double>(c * hw);
+  TORCH_CHECK(f.dim() == 4, "gram_matrix: expected NCHW features, got ", f.sizes());
+  return ops::gram(f);  // the upper triangle only; tested equal to the bmm composite
 }
 
 }  // namespace tessera::losses

@@ -23,10 +23,16 @@ void register_builtin_optimizers() {
       c.fail("betas", "expected two numbers in [0, 1)");
     double eps = c.get<double>("eps", 1e-8, 0.0, 1.0);
     bool amsgrad = c.get<bool>("amsgrad", false);
+    bool fused = c.get<bool>("fused", false);  // one at::_fused_adam(w)_ call per group
     c.finish();
-    if (!decoupled)
-      return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad));
-    return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad));
+    if (!decoupled) {
+      auto o = torch::optim::AdamOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad);
+      if (fused) return std::make_unique<FusedAdam>(params, o);
+      return std::make_unique<torch::optim::Adam>(params, o);
+    }
+    auto o = torch::optim::AdamWOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd).amsgrad(amsgrad);
+    if (fused) return std::make_unique<FusedAdamW>(params, o);
+    return std::make_unique<torch::optim::AdamW>(params, o);
   };
   r.add("adam", [adam_like](Cfg& c, std::vector<torch::Tensor> p) { return adam_like(c, std::move(p), false); });
   r.add("adamw", [adam_like](Cfg& c, std::vector<torch::Tensor> p) { return adam_like(c, std::move(p), true); });
@@ -141,11 +147,18 @@ Ema::Ema(torch::nn::Module& model, double decay) : decay_(decay) {
 void Ema::update(torch::nn::Module& model) {
   torch::NoGradGuard ng;
   auto cur = state_tensors(model);
+  TORCH_CHECK(cur.size() == shadow_.size(), "EMA update: architecture mismatch");
   const size_t np = model.parameters().size();
+  std::vector<torch::Tensor> avg, from;  // shadow <- shadow + (1 - decay) (param - shadow)
   for (size_t i = 0; i < cur.size(); ++i) {
-    if (i < np && cur[i].is_floating_point()) shadow_[i].mul_(decay_).add_(cur[i].detach(), 1 - decay_);
-    else shadow_[i].copy_(cur[i]);
+    if (i < np && cur[i].is_floating_point()) {
+      avg.push_back(shadow_[i]);
+      from.push_back(cur[i].detach());
+    } else {
+      shadow_[i].copy_(cur[i]);
+    }
   }
+  if (!avg.empty()) at::_foreach_lerp_(avg, from, 1.0 - decay_);
 }
 
 void Ema::copy_to(torch::nn::Module& target) const {

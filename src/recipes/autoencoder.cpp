@@ -68,25 +68,29 @@ class AutoencoderRecipe : public SingleNetRecipe<archs::AutoencoderImpl> {
     torch::Tensor x = batch.at("image").to(device_);
     Scalars out;
     torch::Tensor loss;
-    if (variational_) {
-      VaeTerms t = vae_terms(x, true);
-      const double w = kl_warmup_ > 0 ? std::min(1.0, static_cast<double>(step + 1) / kl_warmup_) : 1.0;
-      loss = t.rec_loss + beta_ * w * t.kl;
-      out["reconstruction"] = t.rec_loss.item<double>();
-      out["kl"] = t.kl.item<double>();
-      out["elbo"] = -(t.rec_loss + t.kl).item<double>();
-      out["kl_weight"] = beta_ * w;
-    } else {
-      torch::Tensor code = net_->encode(corrupt(x));
-      torch::Tensor recon = net_->decode(code);
-      loss = loss_name_ == "mse" ? torch::mse_loss(recon, x) : torch::l1_loss(recon, x);
-      out["reconstruction"] = loss.item<double>();
-      if (sparsity_ > 0) {
-        torch::Tensor s = sparsity_ * code.abs().mean();
-        out["sparsity"] = s.item<double>();
-        loss = loss + s;
+    {
+      auto autocast = trained_->autocast();
+      if (variational_) {
+        VaeTerms t = vae_terms(x, true);
+        const double w = kl_warmup_ > 0 ? std::min(1.0, static_cast<double>(step + 1) / kl_warmup_) : 1.0;
+        loss = t.rec_loss + beta_ * w * t.kl;
+        out["reconstruction"] = t.rec_loss.item<double>();
+        out["kl"] = t.kl.item<double>();
+        out["elbo"] = -(t.rec_loss + t.kl).item<double>();
+        out["kl_weight"] = beta_ * w;
+      } else {
+        torch::Tensor code = net_->encode(corrupt(x));
+        torch::Tensor recon = net_->decode(code);
+        loss = loss_name_ == "mse" ? torch::mse_loss(recon, x) : torch::l1_loss(recon, x);
+        out["reconstruction"] = loss.item<double>();
+        if (sparsity_ > 0) {
+          torch::Tensor s = sparsity_ * code.abs().mean();
+          out["sparsity"] = s.item<double>();
+          loss = loss + s;
+        }
       }
     }
+    loss = loss.to(torch::kFloat32);
     optimise(loss, step);
     out["loss"] = loss.item<double>();
     return out;

@@ -12,8 +12,12 @@ class ClassifierRecipe : public SingleNetRecipe<archs::ClassifierImpl> {
   }
   Scalars train_step(const data::Batch& batch, int64_t step) override {
     net_->train();
-    torch::Tensor logits = net_->forward(batch.at("image").to(device_));
-    torch::Tensor loss = torch::cross_entropy_loss(logits, batch.at("label").to(device_));
+    torch::Tensor loss;
+    {
+      auto autocast = trained_->autocast();
+      torch::Tensor logits = net_->forward(batch.at("image").to(device_)).to(torch::kFloat32);
+      loss = torch::cross_entropy_loss(logits, batch.at("label").to(device_));
+    }
     optimise(loss, step);
     return {{"loss", loss.item<double>()}};
   }

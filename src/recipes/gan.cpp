@@ -48,7 +48,9 @@ class GanRecipe : public Recipe {
                      "use none); set networks.critic.norm to none or layer", root.file());
     }
     // Each network with the family's optimizer, the config's keys laid over it; EMA on the generator.
+    precision_ = std::make_shared<Precision>(rc, device_);
     TrainedNetOptions go, co;
+    go.precision = co.precision = precision_;
     go.optimizer_key = "optimizer_g", go.scheduler_key = "scheduler_g", go.default_optimizer = def.opt_g;
     go.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
     go.state_net = "generator", go.state_optimizer = "optimizer_g";
@@ -98,21 +100,24 @@ class GanRecipe : public Recipe {
     torch::Tensor labels = g.num_classes() > 0 ? batch.at("label").to(device_) : torch::Tensor();
     const int64_t b = real.size(0);
     Scalars out;
-    // Critic / discriminator step.
-    torch::Tensor fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels).detach();
-    torch::Tensor d_real = c.score(real, labels), d_fake = c.score(fake, labels);
-    torch::Tensor d_loss = adv_->critic(d_real, d_fake);
-    if (loss_ == "wasserstein") out["wasserstein"] = -d_loss.item<double>();
-    const losses::ScoreFn score = [&](const torch::Tensor& x) { return c.score(x, labels); };
-    if (gp_.weight > 0) {
-      torch::Tensor gp = gp_(score, real, fake);
-      out["gradient_penalty"] = gp.item<double>();
-      d_loss = d_loss + gp;
-    }
-    if (r1_.weight > 0) {
-      torch::Tensor r1 = r1_(score, real, fake);
-      out["r1_penalty"] = r1.item<double>();
-      d_loss = d_loss + r1;
+    // Critic / discriminator step. Under fp16 the penalties differentiate the scaled score (PyTorch's
+    // AMP recipe for gradient penalties) so that small input gradients do not underflow.
+    torch::Tensor d_loss;
+    {
+      auto autocast = precision_->autocast();
+      torch::Tensor fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels).detach();
+      torch::Tensor d_real = c.score(real, labels).to(torch::kFloat32), d_fake = c.score(fake, labels).to(torch::kFloat32);
+      d_loss = adv_->critic(d_real, d_fake);
+      if (loss_ == "wasserstein") out["wasserstein"] = -d_loss.item<double>();
+      const losses::ScoreFn score = [&](const torch::Tensor& x) { return c.score(x, labels).to(torch::kFloat32); };
+      const double grad_scale = precision_->scaler() ? precision_->scaler()->scale_value() : 1.0;
+      for (losses::GradientPenalty* pen : {&gp_, &r1_}) {
+        if (pen->weight <= 0) continue;
+        pen->grad_scale = grad_scale;
+        torch::Tensor p = (*pen)(score, real, fake);
+        out[pen->type == "r1" ? "r1_penalty" : "gradient_penalty"] = p.item<double>();
+        d_loss = d_loss + p;
+      }
     }
     critic_->step(d_loss, step);
     if (clip_ > 0) {
@@ -122,10 +127,14 @@ class GanRecipe : public Recipe {
     out["d_loss"] = d_loss.item<double>();
     // Generator step after enough critic steps.
     if (++critic_count_ >= critic_iters_needed()) {
-      torch::Tensor g_fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels);
-      torch::Tensor s = c.score(g_fake, labels);
-      torch::Tensor s_real = adv_->generator_needs_real() ? c.score(real, labels) : torch::Tensor();
-      torch::Tensor g_loss = adv_->generator(s_real, s);
+      torch::Tensor g_loss;
+      {
+        auto autocast = precision_->autocast();
+        torch::Tensor g_fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels);
+        torch::Tensor s = c.score(g_fake, labels).to(torch::kFloat32);
+        torch::Tensor s_real = adv_->generator_needs_real() ? c.score(real, labels).to(torch::kFloat32) : torch::Tensor();
+        g_loss = adv_->generator(s_real, s);
+      }
       gen_->step(g_loss, step);
       out["g_loss"] = g_loss.item<double>();  // reported on generator steps only
       ++gen_iters_;
@@ -193,6 +202,7 @@ class GanRecipe : public Recipe {
   }
 
   YAML::Node resolved_config() const override { return resolved_; }
+  Precision* precision() override { return precision_.get(); }
   std::string summary() const override {
     return family_ + ": " + gen_->net().type() + " (" + std::to_string(archs::count_parameters(gen_->net())) + " params; " +
            gen_->summary() + ") vs " + critic_->net().type() + " (" + std::to_string(archs::count_parameters(critic_->net())) + "; " +
@@ -204,6 +214,7 @@ class GanRecipe : public Recipe {
  private:
   torch::Device device_;
   std::string family_, loss_;
+  PrecisionPtr precision_;
   std::unique_ptr<TrainedNet> gen_, critic_;
   int64_t n_critic_ = 1, gen_iters_ = 0, critic_count_ = 0, num_eval_ = 1000, grid_ = 8;
   double clip_ = 0;

@@ -29,12 +29,16 @@ class SingleNetRecipe : public Recipe {
     if (!net_) throw ConfigError(root.file() + ": network.type must be " + want_types + " for the " + recipe_name + " recipe");
     rc_ = root.child("recipe");
     rc_.req<std::string>("type");
-    trained_ = std::make_unique<TrainedNet>(net, rc_, TrainedNetOptions{}, total, device_, "network");
+    precision_ = std::make_shared<Precision>(rc_, device_);
+    TrainedNetOptions tno;
+    tno.precision = precision_;
+    trained_ = std::make_unique<TrainedNet>(net, rc_, tno, total, device_, "network");
   }
   std::vector<std::pair<std::string, io::TensorFile>> weight_files() override { return {{"model.safetensors", archs::net_weights(*net_)}}; }
   void save_state(torch::serialize::OutputArchive& ar) override { trained_->save(ar); }
   void load_state(torch::serialize::InputArchive& ar) override { trained_->load(ar); }
   YAML::Node resolved_config() const override { return resolved_; }
+  Precision* precision() override { return precision_.get(); }
 
  protected:
   // Call at the end of the derived constructor, once every recipe key has been read.
@@ -48,6 +52,7 @@ class SingleNetRecipe : public Recipe {
   torch::Device device_;
   std::shared_ptr<Net> net_;  // the trained network, typed
   Cfg rc_;
+  PrecisionPtr precision_;
   std::unique_ptr<TrainedNet> trained_;
   YAML::Node resolved_;
 };

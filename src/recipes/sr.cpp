@@ -62,7 +62,8 @@ class SrRecipe : public Recipe {
     TrainedNetOptions tno;
     tno.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
     tno.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
-    tno.bf16 = rc.get_choice("amp", "none", {"none", "bf16"}) == "bf16";
+    precision_ = std::make_shared<Precision>(rc, device_);
+    tno.precision = precision_;
     net_ = std::make_unique<TrainedNet>(net, rc, tno, total_steps, device_, "network");
     Cfg vc = rc.child("val", true);
     quality_.y_channel = vc.get<bool>("y_channel", true);
@@ -88,9 +89,13 @@ class SrRecipe : public Recipe {
       loss = loss_(out.to(torch::kFloat32), gt);
     }
     const double l = loss.item<double>();
-    if (!std::isfinite(l)) throw Error("loss became " + std::to_string(l) + " at step " + std::to_string(step));
+    // Under fp16 an overflow is the loss scaler's business: it skips the step and lowers the scale.
+    if (!std::isfinite(l) && !precision_->scaler()) throw Error("loss became " + std::to_string(l) + " at step " + std::to_string(step));
     const double gnorm = net_->step(loss, step, /*measure_norm=*/true);
-    return {{"loss", l}, {"lr", net_->lr(step)}, {"grad_norm", gnorm}};
+    Scalars out{{"lr", net_->lr(step)}};
+    if (std::isfinite(l)) out["loss"] = l;
+    if (std::isfinite(gnorm)) out["grad_norm"] = gnorm;  // a skipped fp16 step has no norm to average
+    return out;
   }
 
   ValResult validate(const data::Dataset* val, int64_t) override {
@@ -129,6 +134,7 @@ class SrRecipe : public Recipe {
   void load_state(torch::serialize::InputArchive& ar) override { net_->load(ar); }
 
   YAML::Node resolved_config() const override { return resolved_; }
+  Precision* precision() override { return precision_.get(); }
   std::string summary() const override {
     const archs::NetImpl& n = net_->net();
     return n.type() + " x" + std::to_string(n.scale()) + ", " + std::to_string(archs::count_parameters(n)) + " parameters, " +
@@ -138,6 +144,7 @@ class SrRecipe : public Recipe {
  private:
   torch::Device device_;
   std::string file_;
+  PrecisionPtr precision_;
   std::unique_ptr<TrainedNet> net_;
   losses::LossFn loss_;
   metrics::QualityOptions quality_;

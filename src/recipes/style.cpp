@@ -40,7 +40,8 @@ class StyleRecipe : public Recipe {
     tno.default_optimizer = "{type: adam, lr: 1.0e-3}";
     tno.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
     tno.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
-    tno.bf16 = rc.get_choice("amp", "none", {"none", "bf16"}) == "bf16";
+    precision_ = std::make_shared<Precision>(rc, device_);
+    tno.precision = precision_;
     net_ = std::make_unique<TrainedNet>(net, rc, tno, total, device_, "network");
     Cfg vc = rc.child("val", true);
     val_images_ = vc.get<int64_t>("images", 4, 1, 64);
@@ -89,7 +90,7 @@ class StyleRecipe : public Recipe {
       torch::Tensor y = net_->net().forward(x).to(torch::kFloat32);
       out = losses_of(x, y, &loss);
     }
-    if (!std::isfinite(out.at("loss"))) throw Error("loss became " + std::to_string(out.at("loss")) + " at step " + std::to_string(step));
+    if (!std::isfinite(out.at("loss")) && !precision_->scaler()) throw Error("loss became " + std::to_string(out.at("loss")) + " at step " + std::to_string(step));
     net_->step(loss, step);
     out["lr"] = net_->lr(step);
     return out;
@@ -120,6 +121,7 @@ class StyleRecipe : public Recipe {
   void save_state(torch::serialize::OutputArchive& ar) override { net_->save(ar); }
   void load_state(torch::serialize::InputArchive& ar) override { net_->load(ar); }
   YAML::Node resolved_config() const override { return resolved_; }
+  Precision* precision() override { return precision_.get(); }
   std::string summary() const override {
     return "style: " + net_->net().type() + " (" + std::to_string(archs::count_parameters(net_->net())) + " params; " + net_->summary() +
            ") on VGG" + std::to_string(vgg_->opt.depth) + (normalize_ ? " (random, per-layer normalised losses)" : "") + ", style '" +
@@ -128,6 +130,7 @@ class StyleRecipe : public Recipe {
 
  private:
   torch::Device device_;
+  PrecisionPtr precision_;
   std::unique_ptr<TrainedNet> net_;
   archs::Vgg vgg_{nullptr};
   std::string style_path_;

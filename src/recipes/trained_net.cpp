@@ -1,15 +1,55 @@
 #include "tessera/recipes/trained_net.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 
+#include "tessera/archs/inference.h"
+
 namespace tessera::recipes {
+
+Precision::Precision(Cfg& rc, torch::Device device) : device_(device) {
+  amp_ = rc.get_choice("amp", "none", {"none", "bf16", "fp16"});
+  tf32_ = rc.get<bool>("tf32", false);
+  channels_last_ = rc.get<bool>("channels_last", false);
+  if (amp_ == "fp16") {
+    if (!device_.is_cuda())
+      spdlog::warn("{}: fp16 autocast on the CPU runs, but slowly (CPUs compute fp16 through fp32); bf16 is the CPU's "
+                   "mixed precision", rc.where("amp"));
+    optim::GradScaler::Options so;
+    Cfg ls = rc.child("loss_scale", true);
+    so.init_scale = ls.get<double>("init", so.init_scale, 1.0, 1e30);
+    so.growth_factor = ls.get<double>("growth_factor", so.growth_factor, 1.0 + 1e-9, 1e3);
+    so.backoff_factor = ls.get<double>("backoff_factor", so.backoff_factor, 1e-9, 1.0 - 1e-9);
+    so.growth_interval = ls.get<int64_t>("growth_interval", so.growth_interval, 1, 1'000'000'000);
+    ls.finish();
+    scaler_ = std::make_shared<optim::GradScaler>(device_, so);
+  } else if (rc.has("loss_scale")) {
+    rc.fail("loss_scale", "applies to amp: fp16 only");
+  }
+  if (tf32_) {
+    at::globalContext().setAllowTF32CuBLAS(true);
+    at::globalContext().setAllowTF32CuDNN(true);
+  }
+}
+
+optim::AutocastScope Precision::autocast() const {
+  return optim::AutocastScope(device_.type(), amp_ != "none", amp_ == "fp16" ? at::kHalf : at::kBFloat16);
+}
+
+std::string Precision::summary() const {
+  std::string s = amp_ == "none" ? "" : ", autocast " + amp_ + (scaler_ ? " (loss scaling)" : "");
+  if (tf32_) s += ", tf32";
+  if (channels_last_) s += ", channels_last";
+  return s;
+}
 
 TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt, int64_t total_steps, torch::Device device,
                        const std::string& cfg_path)
     : net_(std::move(net)), device_(device), opt_(opt) {
   net_->to(device_);
+  if (opt_.precision && opt_.precision->channels_last()) archs::to_channels_last(*net_);
   Cfg user = rc.child(opt_.optimizer_key, true);
   // (Built in one expression: assigning over a Cfg would assign over the YAML node it refers to.)
   Cfg ocfg = [&] {
@@ -28,6 +68,7 @@ TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt,
     ema_ = std::make_unique<optim::Ema>(*net_, opt_.ema);
     ema_net_ = archs::build_arch(Cfg(yaml_clone(net_->options_yaml()), cfg_path, rc.file()));
     ema_net_->to(device_);
+    if (opt_.precision && opt_.precision->channels_last()) archs::to_channels_last(*ema_net_);
     ema_net_->eval();
   }
 }
@@ -40,17 +81,22 @@ std::vector<torch::Tensor> TrainedNet::trainable() const {
 }
 
 double TrainedNet::step(const torch::Tensor& loss, int64_t step, bool measure_norm) {
+  optim::GradScaler* scaler = opt_.precision ? opt_.precision->scaler() : nullptr;
   optimizer_->zero_grad();
-  loss.backward();
+  (scaler ? scaler->scale(loss) : loss).backward();
+  if (scaler) scaler->unscale(*optimizer_);  // clipping and the norm see true gradients
   const double norm = opt_.grad_clip > 0 || measure_norm ? optim::clip_grad_norm(trainable(), opt_.grad_clip)
                                                          : std::numeric_limits<double>::quiet_NaN();
   schedule_.apply(*optimizer_, step);
-  optimizer_->step();
-  if (ema_) ema_->update(*net_);
+  const bool stepped = scaler ? scaler->step(*optimizer_) : (optimizer_->step(), true);
+  if (ema_ && stepped) ema_->update(*net_);
   return norm;
 }
 
-optim::AutocastScope TrainedNet::autocast() const { return optim::AutocastScope(device_.type(), opt_.bf16); }
+optim::AutocastScope TrainedNet::autocast() const {
+  if (opt_.precision) return opt_.precision->autocast();
+  return optim::AutocastScope(device_.type(), false);
+}
 
 archs::NetImpl& TrainedNet::inference() {
   if (!ema_) return *net_;
@@ -84,7 +130,7 @@ void TrainedNet::load(torch::serialize::InputArchive& ar) {
 
 std::string TrainedNet::summary() const {
   return fmt::format("{} lr {:g}{}{}{}", optimizer_type_, schedule_.base_lr, ema_ ? fmt::format(", EMA {:g}", opt_.ema) : "",
-                     opt_.grad_clip > 0 ? fmt::format(", clip {:g}", opt_.grad_clip) : "", opt_.bf16 ? ", autocast bf16" : "");
+                     opt_.grad_clip > 0 ? fmt::format(", clip {:g}", opt_.grad_clip) : "", opt_.precision ? opt_.precision->summary() : "");
 }
 
 }  // namespace tessera::recipes

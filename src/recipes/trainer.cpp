@@ -1,5 +1,7 @@
 #include "tessera/recipes/trainer.h"
 
+#include "tessera/recipes/trained_net.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <torch/cuda.h>
@@ -81,6 +83,7 @@ void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState
     torch::serialize::OutputArchive ar, rar;
     recipe.save_state(rar);
     ar.write("recipe", rar);
+    if (Precision* p = recipe.precision(); p && p->scaler()) p->scaler()->save(ar, "grad_scaler");
     ar.write("step", torch::tensor(st.step, torch::kInt64), true);
     ar.write("best", torch::tensor(st.best.value, torch::kFloat64), true);
     ar.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
@@ -145,6 +148,8 @@ TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe) {
     ar.load_from(state.string());
     ar.read("recipe", rar);
     recipe.load_state(rar);
+    if (Precision* p = recipe.precision(); p && p->scaler() && !p->scaler()->load(ar, "grad_scaler"))
+      spdlog::warn("'{}' has no loss-scaler state (saved without amp: fp16): the scale starts afresh", state.string());
     torch::Tensor step, rng;
     ar.read("step", step, true);
     ar.read("rng_cpu", rng, true);
@@ -541,6 +546,10 @@ int train(const TrainArgs& args) {
   while (st.step < to.total_steps) {
     data::Batch batch = loader.batch(st.step);
     Scalars s = recipe->train_step(batch, st.step);
+    if (Precision* p = recipe->precision(); p && p->scaler()) {
+      s["loss_scale"] = p->scaler()->scale_value();  // before this iteration's update, as the step used it
+      p->scaler()->update();
+    }
     ++st.step;
     for (const auto& [k, v] : s) {
       acc[k].first += v;

@@ -17,6 +17,10 @@ struct TileOptions {
   torch::ScalarType dtype = torch::kFloat32;
 };
 
+// Puts every 4-D parameter (convolution weights) in channels-last layout, in place; activations
+// follow (ATen's convolutions pick channels-last when the weight is). Training works as before.
+void to_channels_last(NetImpl& net);
+
 // Readies a network for deployment-style inference: eval mode, weights of 4-D parameters in
 // channels-last layout (oneDNN's fast convolution path on CPU, tensor cores on GPU), optionally
 // cast to bf16. Returns the options run_image needs to feed it. The network is no longer fit for

@@ -42,6 +42,9 @@ using ScoreFn = std::function<torch::Tensor(const torch::Tensor&)>;
 struct GradientPenalty {
   std::string type = "wgan_gp";  // wgan_gp | r1
   double weight = 10.0;          // lambda (wgan_gp) or gamma (r1)
+  // The score is multiplied by this before it is differentiated and the gradients divided by it
+  // after (fp16 training passes the loss scale, as PyTorch's AMP guide does for penalties).
+  double grad_scale = 1.0;
   // `mix`: per-sample interpolation weights in [0,1] for wgan_gp ([B]); drawn uniformly when undefined.
   torch::Tensor operator()(const ScoreFn& score, const torch::Tensor& real, const torch::Tensor& fake,
                            const torch::Tensor& mix = {}) const;

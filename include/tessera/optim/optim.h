@@ -2,7 +2,9 @@
 #pragma once
 #include <torch/optim.h>
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "tessera/core/config.h"
@@ -10,7 +12,7 @@
 
 namespace tessera::optim {
 
-// {type: adam|adamw|rmsprop|sgd, lr, betas: [b1, b2], eps, weight_decay, momentum, alpha}
+// {type: adam|adamw|rmsprop|sgd, lr, betas: [b1, b2], eps, weight_decay, momentum, alpha; fused (adam, adamw)}
 using OptimizerRegistry = Registry<std::unique_ptr<torch::optim::Optimizer>, std::vector<torch::Tensor>>;
 OptimizerRegistry& optimizer_registry();
 void register_builtin_optimizers();
@@ -38,7 +40,8 @@ using ScheduleRegistry = Registry<LrSchedule, int64_t>;
 ScheduleRegistry& schedule_registry();
 void register_builtin_schedules();
 
-// Exponential moving average of parameters (buffers are copied), as BasicSR's net_g_ema.
+// Exponential moving average of parameters (buffers are copied), as BasicSR's net_g_ema; one
+// _foreach_lerp_ over all floating-point parameters per update.
 class Ema {
  public:
   Ema(torch::nn::Module& model, double decay);
@@ -56,7 +59,57 @@ class Ema {
 // Clips the global gradient norm; returns the norm before clipping. max_norm <= 0: only measures.
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
 
-// RAII bf16 autocast (LibTorch has no Python-style context manager).
+// Dynamic loss scaling for fp16 training (LibTorch has no C++ GradScaler), PyTorch's algorithm on
+// its own kernels: the loss is multiplied by `scale` before backward; each optimizer's gradients
+// are unscaled in one foreach pass that also detects inf/NaN; an optimizer whose gradients held
+// inf/NaN skips its step; update() (once per iteration, after every optimizer) halves the scale
+// after an overflow and doubles it after `growth_interval` clean iterations. One scaler serves all
+// of a recipe's optimizers, as in PyTorch's AMP examples.
+class GradScaler {
+ public:
+  struct Options {
+    double init_scale = 65536.0, growth_factor = 2.0, backoff_factor = 0.5;
+    int64_t growth_interval = 2000;
+  };
+  GradScaler(torch::Device device, Options opt);
+  explicit GradScaler(torch::Device device) : GradScaler(device, Options{}) {}
+
+  torch::Tensor scale(const torch::Tensor& loss) const { return loss * scale_.to(loss.device()); }
+  // Unscales `opt`'s gradients in place (at most once per iteration; step() does it if the caller
+  // has not), recording inf/NaN. Call before clipping gradients.
+  void unscale(torch::optim::Optimizer& opt);
+  // Steps `opt` unless its gradients held inf/NaN; returns whether it stepped.
+  bool step(torch::optim::Optimizer& opt);
+  // Grows or backs off the scale from this iteration's overflows; then a new iteration begins.
+  void update();
+  double scale_value() const { return scale_.item<double>(); }
+  int64_t growth_tracker() const { return growth_tracker_.item<int64_t>(); }
+
+  void save(torch::serialize::OutputArchive& ar, const std::string& prefix) const;
+  // False (state unchanged) when the archive holds no scaler state under `prefix`.
+  bool load(torch::serialize::InputArchive& ar, const std::string& prefix);
+
+ private:
+  Options opt_;
+  torch::Tensor scale_, growth_tracker_;  // float32 and int32 0-dim tensors on the device
+  std::map<const torch::optim::Optimizer*, torch::Tensor> found_inf_;  // this iteration's, per optimizer
+};
+
+// Adam / AdamW stepping all parameters of a group in one at::_fused_adam_ / _fused_adamw_ call
+// (CPU and CUDA kernels) instead of a dozen ops per parameter. Same options, state and checkpoint
+// format as torch::optim::Adam / AdamW (either loads the other's state); `fused: true` selects it.
+class FusedAdam : public torch::optim::Adam {
+ public:
+  using torch::optim::Adam::Adam;
+  torch::Tensor step(LossClosure closure = nullptr) override;
+};
+class FusedAdamW : public torch::optim::AdamW {
+ public:
+  using torch::optim::AdamW::AdamW;
+  torch::Tensor step(LossClosure closure = nullptr) override;
+};
+
+// RAII autocast (LibTorch has no Python-style context manager).
 class AutocastScope {
  public:
   AutocastScope(torch::DeviceType device, bool enabled, at::ScalarType dtype = at::kBFloat16);

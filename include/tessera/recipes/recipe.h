@@ -15,6 +15,7 @@
 namespace tessera::recipes {
 
 using Scalars = std::map<std::string, double>;
+class Precision;
 
 struct ValResult {
   Scalars metrics;                                           // logged as val/<name>
@@ -39,6 +40,9 @@ class Recipe {
   virtual void check_data(const data::Dataset& train, const data::Dataset* val) const { (void)train, (void)val; }
   // The sections this recipe resolved (network, recipe), for the run's config.yaml.
   virtual YAML::Node resolved_config() const = 0;
+  // The recipe's mixed precision (trained_net.h), whose loss scaler the Trainer updates after each
+  // train_step and checkpoints; null when the recipe has none.
+  virtual Precision* precision() { return nullptr; }
   virtual std::string summary() const = 0;
 };
 using RecipePtr = std::unique_ptr<Recipe>;

@@ -1,6 +1,7 @@
 // The recipe kit's unit: one network in training. It owns the module, its optimizer, a learning-rate
 // schedule that owns its base lr, an optional EMA of the weights (with the network inference uses),
-// gradient clipping, bf16 autocast, and the save/load of all of that in checkpoints. A recipe
+// gradient clipping, mixed precision (autocast, loss scaling), and the save/load of all of that in
+// checkpoints. A recipe
 // composes one (SR, autoencoders) or more (a GAN's generator and critic) and keeps only its step
 // logic: losses, which network steps when, what validation measures.
 #pragma once
@@ -14,6 +15,29 @@
 
 namespace tessera::recipes {
 
+// A recipe's numerics, read from its `recipe` section:
+//   amp: none | bf16 | fp16   autocast around forward passes and losses (bf16 on CPU and GPU; fp16
+//                             adds one GradScaler shared by all the recipe's networks)
+//   tf32: false               TF32 matmuls and convolutions on GPUs (Ampere and later)
+//   channels_last: false      4-D weights (so activations) in NHWC
+// The Trainer updates the scaler after each iteration and keeps its state in checkpoints.
+class Precision {
+ public:
+  Precision(Cfg& recipe_cfg, torch::Device device);
+  optim::AutocastScope autocast() const;
+  optim::GradScaler* scaler() const { return scaler_.get(); }
+  const std::string& amp() const { return amp_; }
+  bool channels_last() const { return channels_last_; }
+  std::string summary() const;  // ", autocast fp16 (loss scaling)"; "" for fp32
+
+ private:
+  torch::Device device_;
+  std::string amp_ = "none";
+  bool channels_last_ = false, tf32_ = false;
+  std::shared_ptr<optim::GradScaler> scaler_;
+};
+using PrecisionPtr = std::shared_ptr<Precision>;
+
 struct TrainedNetOptions {
   // Sections under `recipe` holding this network's optimizer and schedule.
   std::string optimizer_key = "optimizer", scheduler_key = "scheduler";
@@ -22,7 +46,7 @@ struct TrainedNetOptions {
   std::string default_optimizer;
   double ema = 0;        // EMA decay (0: none)
   double grad_clip = 0;  // max global gradient norm (0: none)
-  bool bf16 = false;     // autocast the forward passes run under autocast()
+  PrecisionPtr precision;  // the recipe's amp/channels_last (null: fp32, NCHW)
   // Names in checkpoints' state.pt (kept stable so older checkpoints resume).
   std::string state_net = "net", state_optimizer = "optimizer", state_ema = "ema";
 };
@@ -38,14 +62,15 @@ class TrainedNet {
   template <class T>
   T& as() { return dynamic_cast<T&>(*net_); }
 
-  // One optimisation step of `loss`: zero grads, backward, clip, the schedule's lr for `step`,
-  // optimizer step, EMA update. Returns the gradient norm before clipping (measured only when
+  // One optimisation step of `loss`: zero grads, backward (of the scaled loss under fp16), unscale,
+  // clip, the schedule's lr for `step`, optimizer step (skipped on inf/NaN gradients under fp16),
+  // EMA update. Returns the gradient norm before clipping (measured only when
   // clipping or `measure_norm`; else NaN).
   double step(const torch::Tensor& loss, int64_t step, bool measure_norm = false);
   // Sets this step's lr without stepping (for recipes that step the optimizer themselves).
   void set_lr(int64_t step) { schedule_.apply(*optimizer_, step); }
   double lr(int64_t step) const { return schedule_.lr(step); }
-  // bf16 autocast on the network's device when enabled, else a no-op scope.
+  // The recipe's autocast on the network's device, else a no-op scope.
   optim::AutocastScope autocast() const;
   // The weights inference uses: the EMA average copied into its own network, or the network.
   archs::NetImpl& inference();

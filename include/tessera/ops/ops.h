@@ -1,0 +1,36 @@
+// tessera's custom ops: `torch.ops.tessera.*`, each with a CPU kernel (the reference), a CUDA kernel,
+// autograd at the Autograd key (backwards built from differentiable ops, so double backward holds),
+// an autocast rule and a Meta kernel (shapes only, for torch.library.opcheck and fake tensors).
+//
+// The ops live in one shared library, libtessera_ops.so, whose static initialisers register them
+// with the dispatcher when it is loaded: by the tessera binaries (they call the wrappers below, so
+// the linker keeps the library) and by Python (`torch.ops.load_library`). See docs/ops.md.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace tessera::ops {
+
+// Gram matrices of features [N, C, H, W] or [N, C, L]: G[n] = F F^T / (C * L), shape [N, C, C]
+// (Gatys et al.'s normalisation, as pytorch/examples). Computes only the upper triangle (about
+// half the multiply-adds of bmm) and mirrors it; the backward is one bmm with (dG + dG^T).
+// Autocast: runs in the autocast dtype, as bmm does.
+at::Tensor gram(const at::Tensor& features);
+
+// x + beta * f(y) with f = identity ("none"), "relu" or "leaky_relu" (negative_slope), in one pass:
+// the residual glue of EDSR/WDSR/RRDB blocks. x and y have one shape; the result takes x's memory
+// format (NCHW or channels_last). Autocast: runs in the wider of x's and y's dtypes.
+at::Tensor scale_add(const at::Tensor& x, const at::Tensor& y, double beta, const std::string& activation = "none",
+                     double negative_slope = 0.01);
+
+// The plain-ATen composites each op is tested against.
+namespace reference {
+at::Tensor gram(const at::Tensor& features);
+at::Tensor scale_add(const at::Tensor& x, const at::Tensor& y, double beta, const std::string& activation, double negative_slope);
+}  // namespace reference
+
+// True when the library was built with its CUDA kernels.
+bool cuda_kernels_compiled();
+
+}  // namespace tessera::ops

@@ -1,0 +1,34 @@
+// CPU kernels compiled once per instruction set (src/CMakeLists.txt: DEFAULT, AVX2, AVX512), as
+// ATen compiles its own: each build defines CPU_CAPABILITY and CPU_CAPABILITY_<cap>, which make
+// at::vec use that instruction set, and puts the kernel in namespace tessera::ops::cpu::<cap>.
+// TESSERA_CPU_KERNEL(name) picks the build for this machine from ATen's own detection, so the
+// ATEN_CPU_CAPABILITY environment variable lowers it for tessera's kernels as for ATen's.
+#pragma once
+#include <ATen/Version.h>
+
+#include <string>
+
+// Declares `decl` (a function declaration) in each capability's namespace.
+#define TESSERA_CPU_KERNEL_DECL(decl)          \
+  namespace tessera::ops::cpu::DEFAULT { decl; } \
+  namespace tessera::ops::cpu::AVX2 { decl; }    \
+  namespace tessera::ops::cpu::AVX512 { decl; }
+
+namespace tessera::ops::cpu {
+
+// ATen's choice ("DEFAULT", "AVX2", "AVX512"), read once.
+inline const std::string& capability() {
+  static const std::string cap = at::get_cpu_capability();
+  return cap;
+}
+
+template <class F>
+F pick(F fallback, F avx2, F avx512) {
+  const std::string& cap = capability();
+  return cap == "AVX512" ? avx512 : cap == "AVX2" ? avx2 : fallback;
+}
+
+}  // namespace tessera::ops::cpu
+
+#define TESSERA_CPU_KERNEL(name) \
+  ::tessera::ops::cpu::pick(&::tessera::ops::cpu::DEFAULT::name, &::tessera::ops::cpu::AVX2::name, &::tessera::ops::cpu::AVX512::name)

@@ -1,0 +1,16 @@
+// The `tessera` op namespace and what the library says about itself.
+#include <torch/library.h>
+
+#include "tessera/ops/ops.h"
+
+namespace tessera::ops {
+
+bool cuda_kernels_compiled() {
+#ifdef TESSERA_OPS_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace tessera::ops

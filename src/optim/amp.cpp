@@ -1,0 +1,63 @@
+// GradScaler: dynamic loss scaling on ATen's AMP kernels (see optim.h).
+#include <ATen/ATen.h>
+
+#include "tessera/optim/optim.h"
+
+namespace tessera::optim {
+
+GradScaler::GradScaler(torch::Device device, Options opt) : opt_(opt) {
+  TORCH_CHECK(opt_.init_scale > 0 && opt_.growth_factor > 1 && opt_.backoff_factor > 0 && opt_.backoff_factor < 1 && opt_.growth_interval > 0,
+              "GradScaler: needs init_scale > 0, growth_factor > 1, 0 < backoff_factor < 1, growth_interval > 0");
+  scale_ = torch::full({}, opt_.init_scale, torch::TensorOptions(torch::kFloat32).device(device));
+  growth_tracker_ = torch::zeros({}, torch::TensorOptions(torch::kInt32).device(device));
+}
+
+void GradScaler::unscale(torch::optim::Optimizer& opt) {
+  if (found_inf_.count(&opt)) return;  // already this iteration
+  torch::NoGradGuard ng;
+  torch::Tensor found = torch::zeros({}, scale_.options());
+  const torch::Tensor inv_scale = scale_.to(torch::kFloat64).reciprocal().to(torch::kFloat32);
+  // One foreach call per gradient dtype (the kernel wants one dtype per list).
+  std::map<at::ScalarType, std::vector<torch::Tensor>> by_dtype;
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params())
+      if (p.grad().defined()) {
+        TORCH_CHECK(p.grad().device() == scale_.device(), "GradScaler: a gradient on ", p.grad().device(), " but the scale on ", scale_.device());
+        by_dtype[p.grad().scalar_type()].push_back(p.grad());
+      }
+  for (auto& [dtype, grads] : by_dtype) at::_amp_foreach_non_finite_check_and_unscale_(grads, found, inv_scale);
+  found_inf_[&opt] = found;
+}
+
+bool GradScaler::step(torch::optim::Optimizer& opt) {
+  unscale(opt);
+  if (found_inf_.at(&opt).item<float>() != 0.0f) return false;
+  opt.step();
+  return true;
+}
+
+void GradScaler::update() {
+  if (found_inf_.empty()) return;  // no optimizer this iteration
+  torch::Tensor found = torch::zeros({}, scale_.options());
+  for (auto& [opt, f] : found_inf_) found.add_(f);
+  at::_amp_update_scale_(scale_, growth_tracker_, found, opt_.growth_factor, opt_.backoff_factor, opt_.growth_interval);
+  found_inf_.clear();
+}
+
+void GradScaler::save(torch::serialize::OutputArchive& ar, const std::string& prefix) const {
+  ar.write(prefix + ".scale", scale_.cpu(), true);
+  ar.write(prefix + ".growth_tracker", growth_tracker_.cpu(), true);
+}
+
+bool GradScaler::load(torch::serialize::InputArchive& ar, const std::string& prefix) {
+  torch::Tensor s, g;
+  if (!ar.try_read(prefix + ".scale", s, true)) return false;
+  ar.read(prefix + ".growth_tracker", g, true);
+  TORCH_CHECK(s.numel() == 1 && g.numel() == 1, "GradScaler: the checkpoint's scaler state is malformed");
+  scale_.copy_(s.reshape({}));
+  growth_tracker_.copy_(g.reshape({}));
+  found_inf_.clear();
+  return true;
+}
+
+}  // namespace tessera::optim

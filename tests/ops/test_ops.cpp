@@ -1,0 +1,197 @@
+// Custom ops against their plain-ATen composites: forward, gradients (and float64 central
+// differences), double backward, layouts, autocast, errors; on CUDA when a GPU is present.
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include "tessera/ops/ops.h"
+#include "tessera/optim/optim.h"
+
+using namespace tessera;
+
+namespace {
+
+using Fn = std::function<torch::Tensor(const std::vector<torch::Tensor>&)>;
+
+double max_err(const torch::Tensor& a, const torch::Tensor& b) { return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>(); }
+
+// d/d inputs of sum(fn(inputs) * w) by autograd, for fixed random w.
+std::vector<torch::Tensor> grads_of(const Fn& fn, std::vector<torch::Tensor> inputs, const torch::Tensor& w, bool create_graph = false) {
+  for (auto& t : inputs) t = t.detach().requires_grad_(true);
+  torch::Tensor loss = (fn(inputs) * w).sum();
+  return torch::autograd::grad({loss}, inputs, {}, create_graph);
+}
+
+// Central differences of sum(fn(inputs) * w) in float64, element by element.
+void check_finite_differences(const Fn& fn, std::vector<torch::Tensor> inputs) {
+  torch::manual_seed(3);
+  for (auto& t : inputs) t = t.to(torch::kFloat64);
+  torch::Tensor w = torch::randn_like(fn(inputs));
+  std::vector<torch::Tensor> analytic = grads_of(fn, inputs, w);
+  const double h = 1e-6;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    torch::Tensor flat = inputs[k].view(-1), numeric = torch::zeros_like(flat);
+    for (int64_t i = 0; i < flat.numel(); ++i) {
+      const double v = flat[i].item<double>();
+      flat[i] = v + h;
+      const double up = (fn(inputs) * w).sum().item<double>();
+      flat[i] = v - h;
+      const double down = (fn(inputs) * w).sum().item<double>();
+      flat[i] = v;
+      numeric[i] = (up - down) / (2 * h);
+    }
+    INFO("input " << k);
+    CHECK(max_err(analytic[k].reshape(-1), numeric) < 1e-6);
+  }
+}
+
+// The gradient of <grad(fn), v> (double backward) equals the reference's.
+void check_double_backward(const Fn& op, const Fn& ref, std::vector<torch::Tensor> inputs) {
+  torch::manual_seed(4);
+  for (auto& t : inputs) t = t.to(torch::kFloat64).detach().requires_grad_(true);
+  torch::Tensor w = torch::randn_like(ref(inputs));
+  auto second = [&](const Fn& fn) {
+    std::vector<torch::Tensor> g = torch::autograd::grad({(fn(inputs) * w).sum()}, inputs, {}, true, true);
+    torch::Tensor s = torch::zeros({}, torch::kFloat64);
+    for (auto& gi : g) s = s + (gi * gi).sum();
+    if (!s.requires_grad()) return std::vector<torch::Tensor>(inputs.size());  // gradients constant in the inputs
+    return torch::autograd::grad({s}, inputs, {}, false, false, true);
+  };
+  auto a = second(op), b = second(ref);
+  for (size_t k = 0; k < a.size(); ++k) {
+    INFO("input " << k);
+    // An undefined gradient (no path) is zero: ATen's relu backward has a zero double backward.
+    torch::Tensor ak = a[k].defined() ? a[k] : torch::zeros_like(inputs[k]), bk = b[k].defined() ? b[k] : torch::zeros_like(inputs[k]);
+    CHECK(max_err(ak, bk) < 1e-9);
+  }
+}
+
+Fn gram_op = [](const std::vector<torch::Tensor>& in) { return ops::gram(in[0]); };
+Fn gram_ref = [](const std::vector<torch::Tensor>& in) { return ops::reference::gram(in[0]); };
+
+Fn scale_add_fn(double beta, const std::string& act, double slope, bool reference) {
+  return [=](const std::vector<torch::Tensor>& in) {
+    return reference ? ops::reference::scale_add(in[0], in[1], beta, act, slope) : ops::scale_add(in[0], in[1], beta, act, slope);
+  };
+}
+
+void check_gram_on(torch::Device device) {
+  torch::manual_seed(1);
+  // Channel counts around the block sizes (16-row halves, 32-row leaves) and odd ones.
+  for (int64_t c : {1, 3, 16, 33, 64, 100, 130, 257}) {
+    for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
+      torch::Tensor f = torch::randn({2, c, 9, 7}, torch::TensorOptions(dtype).device(device));
+      torch::Tensor g = ops::gram(f), r = ops::reference::gram(f);
+      INFO("C " << c << " dtype " << dtype);
+      REQUIRE(g.sizes() == r.sizes());
+      CHECK(max_err(g, r) < (dtype == torch::kFloat64 ? 1e-12 : 1e-5));
+      CHECK(torch::equal(g, g.transpose(1, 2)));  // exactly symmetric
+    }
+  }
+  // channels_last and 3-D input give the same result.
+  torch::Tensor f = torch::randn({3, 40, 12, 10}, torch::TensorOptions().device(device));
+  CHECK(max_err(ops::gram(f.contiguous(torch::MemoryFormat::ChannelsLast)), ops::reference::gram(f)) < 1e-5);
+  CHECK(max_err(ops::gram(f.reshape({3, 40, 120})), ops::reference::gram(f)) < 1e-5);
+  // Gradients equal the composite's.
+  torch::Tensor w = torch::randn({3, 40, 40}, torch::TensorOptions().device(device));
+  auto a = grads_of(gram_op, {f}, w), b = grads_of(gram_ref, {f}, w);
+  CHECK(max_err(a[0], b[0]) < 1e-5);
+}
+
+void check_scale_add_on(torch::Device device) {
+  torch::manual_seed(2);
+  for (const std::string act : {"none", "relu", "leaky_relu"}) {
+    for (auto dtype : {torch::kFloat64, torch::kFloat32, torch::kBFloat16}) {
+      auto o = torch::TensorOptions(dtype).device(device);
+      torch::Tensor x = torch::randn({2, 5, 33, 17}, o), y = torch::randn({2, 5, 33, 17}, o);
+      INFO(act << " " << dtype);
+      torch::Tensor out = ops::scale_add(x, y, 0.2, act, 0.1), ref = ops::reference::scale_add(x, y, 0.2, act, 0.1);
+      CHECK(out.scalar_type() == dtype);
+      CHECK(max_err(out, ref) < (dtype == torch::kBFloat16 ? 2e-2 : 1e-6));
+      // channels_last stays channels_last, with the same values.
+      torch::Tensor xl = x.contiguous(torch::MemoryFormat::ChannelsLast), yl = y.contiguous(torch::MemoryFormat::ChannelsLast);
+      torch::Tensor outl = ops::scale_add(xl, yl, 0.2, act, 0.1);
+      CHECK(outl.is_contiguous(torch::MemoryFormat::ChannelsLast));
+      CHECK(torch::equal(outl, out));
+      // y in another layout than x is read correctly.
+      CHECK(torch::equal(ops::scale_add(xl, y, 0.2, act, 0.1), out));
+    }
+    torch::Tensor x = torch::randn({2, 3, 4, 5}, torch::TensorOptions().device(device));
+    torch::Tensor y = torch::randn({2, 3, 4, 5}, torch::TensorOptions().device(device));
+    torch::Tensor w = torch::randn_like(x);
+    auto a = grads_of(scale_add_fn(0.3, act, 0.2, false), {x, y}, w), b = grads_of(scale_add_fn(0.3, act, 0.2, true), {x, y}, w);
+    CHECK(max_err(a[0], b[0]) < 1e-6);
+    CHECK(max_err(a[1], b[1]) < 1e-6);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gram equals the bmm composite on CPU, is symmetric, and any layout gives the same result", "[ops]") {
+  check_gram_on(torch::kCPU);
+}
+
+TEST_CASE("gram: float64 finite differences and double backward", "[ops]") {
+  torch::manual_seed(5);
+  check_finite_differences(gram_op, {torch::randn({2, 35, 3, 2})});  // 35 channels: the recursive blocks
+  check_double_backward(gram_op, gram_ref, {torch::randn({2, 35, 3, 2})});
+}
+
+TEST_CASE("scale_add equals x + beta * f(y) on CPU for each activation, dtype and layout", "[ops]") {
+  check_scale_add_on(torch::kCPU);
+}
+
+TEST_CASE("scale_add: float64 finite differences and double backward", "[ops]") {
+  torch::manual_seed(6);
+  for (const std::string act : {"none", "relu", "leaky_relu"}) {
+    INFO(act);
+    // Away from 0, where relu's derivative jumps and central differences do not apply.
+    torch::Tensor y = torch::randn({2, 3, 4, 4});
+    y = y + y.sign() * 0.1;
+    check_finite_differences(scale_add_fn(0.7, act, 0.2, false), {torch::randn({2, 3, 4, 4}), y});
+    check_double_backward(scale_add_fn(0.7, act, 0.2, false), scale_add_fn(0.7, act, 0.2, true), {torch::randn({2, 3, 4, 4}), y});
+  }
+}
+
+TEST_CASE("ops under autocast: gram runs in the autocast dtype, scale_add in the wider input dtype", "[ops]") {
+  torch::Tensor f = torch::randn({2, 8, 5, 5});
+  torch::Tensor x = torch::randn({2, 8, 5, 5}).to(torch::kBFloat16), y = torch::randn({2, 8, 5, 5});
+  {
+    optim::AutocastScope scope(torch::kCPU, true, at::kBFloat16);
+    torch::Tensor g = ops::gram(f);
+    CHECK(g.scalar_type() == torch::kBFloat16);
+    CHECK(max_err(g, ops::reference::gram(f)) < 3e-2);
+    CHECK(ops::scale_add(x, y, 0.5).scalar_type() == torch::kFloat32);
+  }
+  CHECK(ops::gram(f).scalar_type() == torch::kFloat32);
+  // Gradients flow through the autocast wrapper back to the fp32 input.
+  torch::Tensor fr = f.clone().requires_grad_(true);
+  {
+    optim::AutocastScope scope(torch::kCPU, true, at::kBFloat16);
+    ops::gram(fr).sum().backward();
+  }
+  REQUIRE(fr.grad().defined());
+  CHECK(fr.grad().scalar_type() == torch::kFloat32);
+}
+
+TEST_CASE("ops refuse bad inputs with messages naming the op and the problem", "[ops]") {
+  CHECK_THROWS_WITH(ops::gram(torch::randn({4, 4})), Catch::Contains("tessera::gram") && Catch::Contains("[N, C, H, W]"));
+  CHECK_THROWS_WITH(ops::gram(torch::ones({1, 2, 3, 3}, torch::kInt64)), Catch::Contains("floating-point"));
+  CHECK_THROWS_WITH(ops::scale_add(torch::randn({2, 3}), torch::randn({3, 2}), 1.0), Catch::Contains("differ in shape"));
+  CHECK_THROWS_WITH(ops::scale_add(torch::randn({2, 3}), torch::randn({2, 3}), 1.0, "gelu"), Catch::Contains("'gelu'"));
+  CHECK_THROWS_WITH(ops::scale_add(torch::randn({2, 3}), torch::randn({2, 3}).to(torch::kFloat64), 1.0), Catch::Contains("Double"));
+}
+
+TEST_CASE("ops on CUDA equal their composites", "[ops][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("no CUDA device: the CUDA kernels were " << (ops::cuda_kernels_compiled() ? "compiled but not run" : "not compiled"));
+    return;
+  }
+  REQUIRE(ops::cuda_kernels_compiled());
+  check_gram_on(torch::kCUDA);
+  check_scale_add_on(torch::kCUDA);
+  // CPU and CUDA kernels agree.
+  torch::Tensor f = torch::randn({2, 70, 16, 16});
+  CHECK(max_err(ops::gram(f.cuda()).cpu(), ops::gram(f)) < 1e-5);
+}

@@ -1,0 +1,79 @@
+"""tessera's custom ops loaded into Python from libtessera_ops.so: torch.library.opcheck (schema,
+autograd registration, fake-tensor/Meta kernel, AOT dispatch), gradcheck and gradgradcheck in
+float64, and values against composites written here from the definitions (Gram matrix as
+pytorch/examples' fast_neural_style; x + beta * f(y))."""
+import os
+
+import torch
+import torch.nn.functional as F
+
+from common import check, parse_args
+
+a = parse_args()
+lib = os.path.join(os.path.dirname(a.tessera), "libtessera_ops.so")
+check(os.path.exists(lib), f"{lib} exists")
+torch.ops.load_library(lib)
+gram, scale_add = torch.ops.tessera.gram, torch.ops.tessera.scale_add
+torch.manual_seed(0)
+
+
+def gram_ref(f):  # pytorch/examples fast_neural_style utils.gram_matrix
+    b, ch, h, w = f.size()
+    x = f.view(b, ch, w * h)
+    return x.bmm(x.transpose(1, 2)) / (ch * h * w)
+
+
+def scale_add_ref(x, y, beta, act, slope):
+    f = {"none": y, "relu": F.relu(y), "leaky_relu": F.leaky_relu(y, slope)}[act]
+    return x + beta * f
+
+
+# Values against the composites, fp32, several channel counts (the op's recursive blocks).
+for c in (3, 32, 64, 96, 257):
+    f = torch.randn(2, c, 11, 9)
+    err = (gram(f) - gram_ref(f)).abs().max().item()
+    check(err < 1e-5, f"gram C={c} equals the bmm composite (max error {err:.2e})")
+f = torch.randn(2, 48, 8, 8).to(memory_format=torch.channels_last)
+check((gram(f) - gram_ref(f.contiguous())).abs().max().item() < 1e-5, "gram of channels_last features")
+for act in ("none", "relu", "leaky_relu"):
+    x, y = torch.randn(2, 4, 9, 9), torch.randn(2, 4, 9, 9)
+    err = (scale_add(x, y, 0.2, act, 0.1) - scale_add_ref(x, y, 0.2, act, 0.1)).abs().max().item()
+    check(err < 1e-6, f"scale_add {act} equals x + beta f(y) (max error {err:.2e})")
+    out = scale_add(x.to(memory_format=torch.channels_last), y, 0.2, act, 0.1)
+    check(out.is_contiguous(memory_format=torch.channels_last), f"scale_add {act} keeps x's channels_last layout")
+
+# torch.library.opcheck: schema, autograd registration, fake tensors, AOT dispatch (static and dynamic).
+for args in [(torch.randn(2, 35, 4, 3, requires_grad=True),), (torch.randn(1, 8, 20),),
+             (torch.randn(2, 16, 5, 5).to(memory_format=torch.channels_last).requires_grad_(),)]:
+    torch.library.opcheck(gram, args)
+check(True, "opcheck gram")
+for act in ("none", "relu", "leaky_relu"):
+    x, y = torch.randn(2, 3, 6, 5, requires_grad=True), torch.randn(2, 3, 6, 5, requires_grad=True)
+    torch.library.opcheck(scale_add, (x, y, 0.3, act, 0.2))
+    torch.library.opcheck(scale_add, (x.detach().to(memory_format=torch.channels_last), y.detach(), 0.3, act, 0.2))
+check(True, "opcheck scale_add")
+
+# gradcheck and gradgradcheck in float64 (relu's kink avoided: |y| >= 0.1).
+f = torch.randn(2, 35, 3, 2, dtype=torch.float64, requires_grad=True)
+check(torch.autograd.gradcheck(gram, (f,)) and torch.autograd.gradgradcheck(gram, (f,)), "gram gradcheck and gradgradcheck")
+for act in ("none", "relu", "leaky_relu"):
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    y0 = torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    y = (y0 + 0.1 * y0.sign()).requires_grad_()
+    fn = lambda x, y: scale_add(x, y, 0.7, act, 0.2)
+    check(torch.autograd.gradcheck(fn, (x, y)) and torch.autograd.gradgradcheck(fn, (x, y)), f"scale_add {act} gradcheck and gradgradcheck")
+
+# Autocast: gram in the autocast dtype (as bmm), scale_add in the wider input dtype.
+with torch.autocast("cpu", dtype=torch.bfloat16):
+    g = gram(torch.randn(2, 8, 4, 4))
+    s = scale_add(torch.randn(2, 3).bfloat16(), torch.randn(2, 3), 1.0)
+check(g.dtype == torch.bfloat16 and s.dtype == torch.float32, "autocast: gram bf16, scale_add float32")
+
+if torch.cuda.is_available():
+    f = torch.randn(2, 70, 16, 16, device="cuda")
+    check((gram(f) - gram_ref(f)).abs().max().item() < 1e-4, "gram on CUDA")
+    torch.library.opcheck(gram, (f.requires_grad_(),))
+    x, y = torch.randn(2, 3, 8, 8, device="cuda"), torch.randn(2, 3, 8, 8, device="cuda")
+    check((scale_add(x, y, 0.2, "leaky_relu", 0.1) - scale_add_ref(x, y, 0.2, "leaky_relu", 0.1)).abs().max().item() < 1e-6, "scale_add on CUDA")
+else:
+    print("skip: no CUDA device for the CUDA kernels")
