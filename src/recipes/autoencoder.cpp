@@ -140,7 +140,7 @@ class AutoencoderRecipe : public SingleNetRecipe<archs::AutoencoderImpl> {
   std::string best_metric() const override { return best_; }
   std::string summary() const override {
     return std::string(variational_ ? "vae" : "ae") + ": " + net_->type() + ", " + std::to_string(archs::count_parameters(*net_)) +
-           " params" + (variational_ ? ", beta " + std::to_string(beta_) : (noise_ != "none" ? ", denoising (" + noise_ + ")" : ""));
+           " params; " + trained_->summary() + (variational_ ? ", beta " + std::to_string(beta_) : (noise_ != "none" ? ", denoising (" + noise_ + ")" : ""));
   }
 
  private:

@@ -31,7 +31,9 @@ class ClassifierRecipe : public SingleNetRecipe<archs::ClassifierImpl> {
     return {{{"accuracy", (pred == li->labels()).to(torch::kFloat64).mean().item<double>()}}, {}};
   }
   std::string best_metric() const override { return "accuracy"; }
-  std::string summary() const override { return "classifier: " + std::to_string(archs::count_parameters(*net_)) + " params"; }
+  std::string summary() const override {
+    return "classifier: " + std::to_string(archs::count_parameters(*net_)) + " params; " + trained_->summary();
+  }
 };
 
 

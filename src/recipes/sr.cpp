@@ -92,10 +92,7 @@ class SrRecipe : public Recipe {
     // Under fp16 an overflow is the loss scaler's business: it skips the step and lowers the scale.
     if (!std::isfinite(l) && !precision_->scaler()) throw Error("loss became " + std::to_string(l) + " at step " + std::to_string(step));
     const double gnorm = net_->step(loss, step, /*measure_norm=*/true);
-    Scalars out{{"lr", net_->lr(step)}};
-    if (std::isfinite(l)) out["loss"] = l;
-    if (std::isfinite(gnorm)) out["grad_norm"] = gnorm;  // a skipped fp16 step has no norm to average
-    return out;
+    return {{"loss", l}, {"lr", net_->lr(step)}, {"grad_norm", gnorm}};
   }
 
   ValResult validate(const data::Dataset* val, int64_t) override {

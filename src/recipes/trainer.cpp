@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -547,6 +548,8 @@ int train(const TrainArgs& args) {
     data::Batch batch = loader.batch(st.step);
     Scalars s = recipe->train_step(batch, st.step);
     if (Precision* p = recipe->precision(); p && p->scaler()) {
+      // A step the scaler skipped (an fp16 overflow) has non-finite losses: left out of the averages.
+      std::erase_if(s, [](const auto& kv) { return !std::isfinite(kv.second); });
       s["loss_scale"] = p->scaler()->scale_value();  // before this iteration's update, as the step used it
       p->scaler()->update();
     }
