@@ -4,6 +4,9 @@
 
   gram       torch.ops.tessera.gram vs bmm(F, F^T) / (C*L), at the VGG16 style layers of a 256x256
              batch of 4 (relu1_2 .. relu4_3), forward and forward + backward
+  instance_norm_act  torch.ops.tessera.instance_norm_act(x, w, b, act=relu) vs relu(instance_norm(x, w, b)),
+             CycleGAN's and the Johnson net's layer (64 channels, 128x128 and 256x256, batch 1 and 4),
+             NCHW and channels_last, forward + backward
   scale_add  torch.ops.tessera.scale_add(x, y, 0.1) vs x + 0.1 * y (EDSR's residual scaling) and
              the leaky_relu variant vs x + 0.2 * leaky_relu(y), channels_last, forward + backward
 
@@ -96,3 +99,20 @@ compare("scale_add x+0.2lrelu(y) fwd", lambda: sa(x.detach(), y.detach(), 0.2, "
         lambda: x.detach() + 0.2 * F.leaky_relu(y.detach(), 0.2), 5)
 compare("scale_add x+0.2lrelu(y) fwd+bwd", lambda: step(lambda: sa(x, y, 0.2, "leaky_relu", 0.2)),
         lambda: step(lambda: x + 0.2 * F.leaky_relu(y, 0.2)), 5)
+
+inorm = torch.ops.tessera.instance_norm_act
+for n, c, hw in [(1, 64, 256), (4, 64, 128), (1, 256, 64)]:
+    for cl in (False, True):
+        mf = torch.channels_last if cl else torch.contiguous_format
+        x = torch.randn(n, c, hw, hw, device=dev, dtype=dtype).to(memory_format=mf).requires_grad_()
+        w = (torch.rand(c, device=dev) + 0.5).requires_grad_()
+        b = torch.randn(c, device=dev).requires_grad_()
+        g = torch.randn_like(x)
+        def ib(fn):
+            x.grad = w.grad = b.grad = None
+            fn().backward(g)
+        tag = f"[{n},{c},{hw},{hw}] {'CL' if cl else 'NCHW'}"
+        compare(f"inorm+relu {tag} fwd", lambda: inorm(x.detach(), w.detach(), b.detach(), 1e-5, "relu", 0.0),
+                lambda: F.relu(F.instance_norm(x.detach(), weight=w.detach(), bias=b.detach())), 5)
+        compare(f"inorm+relu {tag} fwd+bwd", lambda: ib(lambda: inorm(x, w, b, 1e-5, "relu", 0.0)),
+                lambda: ib(lambda: F.relu(F.instance_norm(x, weight=w, bias=b))), 3)

@@ -7,6 +7,7 @@ between the two so drift in machine load hits both. Reports images/s, the ratio,
 FLOP/s against the fp32 matmul peak measured in the same run.
 
   ~/.cache/tessera/venv/bin/python bench/sr_train_step.py [--trials 5] [--iters 10] [--amp none|bf16]
+      [--channels-last] [--fused]   (both sides: NHWC weights and input; Adam on _fused_adam_)
 """
 import argparse
 import json
@@ -34,13 +35,19 @@ p.add_argument("--feat", type=int, default=64)
 p.add_argument("--blocks", type=int, default=16)
 p.add_argument("--threads", type=int, default=os.cpu_count())
 p.add_argument("--amp", default="none", choices=["none", "bf16"])
+p.add_argument("--channels-last", action="store_true")
+p.add_argument("--fused", action="store_true")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 
 torch.manual_seed(0)
 net = reference_archs.EDSR(scale=a.scale, num_feat=a.feat, num_block=a.blocks).train()
-opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+if a.channels_last:
+    net = net.to(memory_format=torch.channels_last)
+opt = torch.optim.Adam(net.parameters(), lr=1e-4, fused=True if a.fused else None)
 lq = torch.rand(a.batch, 3, a.patch, a.patch)
+if a.channels_last:
+    lq = lq.contiguous(memory_format=torch.channels_last)
 gt = torch.rand(a.batch, 3, a.patch * a.scale, a.patch * a.scale)
 
 # FLOPs of one training step: conv forward 2*MACs, backward twice that (input and weight grads);
@@ -73,7 +80,8 @@ def python_trial():
 
 def tessera_trial():
     cmd = [a.binary, "--batch", a.batch, "--patch", a.patch, "--scale", a.scale, "--feat", a.feat, "--blocks", a.blocks,
-           "--iters", a.iters, "--warmup", a.warmup, "--threads", a.threads, "--amp", a.amp]
+           "--iters", a.iters, "--warmup", a.warmup, "--threads", a.threads, "--amp", a.amp,
+           "--channels-last", int(a.channels_last), "--fused", int(a.fused)]
     out = subprocess.run([str(x) for x in cmd], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"]
 
@@ -98,7 +106,8 @@ for t in range(a.trials):
 peak = max(peak, matmul_peak())
 mt, mp = statistics.median(ts), statistics.median(py)
 print()
-print(f"EDSR {a.blocks}x{a.feat} x{a.scale}, batch {a.batch} of {a.patch}x{a.patch}, Adam, amp {a.amp}, {a.threads} threads, "
+print(f"EDSR {a.blocks}x{a.feat} x{a.scale}, batch {a.batch} of {a.patch}x{a.patch}, Adam{' fused' if a.fused else ''}, amp {a.amp}"
+      f"{', channels_last' if a.channels_last else ''}, {a.threads} threads, "
       f"torch {torch.__version__}")
 print(f"{'':10}{'images/s':>10}{'GFLOP/s':>10}{'% of peak':>11}")
 for name, v in [("tessera", mt), ("PyTorch", mp)]:

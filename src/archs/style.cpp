@@ -3,6 +3,7 @@
 #include <torch/nn/functional.h>
 
 #include "tessera/nn/onnx_emit.h"
+#include "tessera/ops/ops.h"
 
 namespace tessera::archs {
 
@@ -24,6 +25,11 @@ torch::Tensor ConvLayerImpl::forward(const torch::Tensor& x_in) {
 
 namespace {
 torch::nn::InstanceNorm2d instance_norm(int64_t c) { return torch::nn::InstanceNorm2d(torch::nn::InstanceNorm2dOptions(c).affine(true)); }
+// The module's normalisation (its affine parameters, no running statistics) and the activation
+// in tessera's fused op: no layout copies in channels-last, one pass instead of three.
+torch::Tensor norm_act(torch::nn::InstanceNorm2d& in, const torch::Tensor& x, const std::string& act) {
+  return ops::instance_norm_act(x, in->weight, in->bias, in->options.eps(), act);
+}
 }  // namespace
 
 StyleResidualBlockImpl::StyleResidualBlockImpl(int64_t c) {
@@ -33,7 +39,9 @@ StyleResidualBlockImpl::StyleResidualBlockImpl(int64_t c) {
   in2 = register_module("in2", instance_norm(c));
 }
 
-torch::Tensor StyleResidualBlockImpl::forward(const torch::Tensor& x) { return x + in2(conv2(torch::relu(in1(conv1(x))))); }
+torch::Tensor StyleResidualBlockImpl::forward(const torch::Tensor& x) {
+  return x + norm_act(in2, conv2(norm_act(in1, conv1(x), "relu")), "none");
+}
 
 TransformerNetImpl::TransformerNetImpl(TransformerNetOptions o) : opt(std::move(o)) {
   const int64_t b = opt.base;
@@ -53,12 +61,12 @@ TransformerNetImpl::TransformerNetImpl(TransformerNetOptions o) : opt(std::move(
 
 torch::Tensor TransformerNetImpl::forward(torch::Tensor x) {
   const int64_t h = x.size(2), w = x.size(3);
-  torch::Tensor y = torch::relu(in1(conv1(x * opt.pixel_range)));
-  y = torch::relu(in2(conv2(y)));
-  y = torch::relu(in3(conv3(y)));
+  torch::Tensor y = norm_act(in1, conv1(x * opt.pixel_range), "relu");
+  y = norm_act(in2, conv2(y), "relu");
+  y = norm_act(in3, conv3(y), "relu");
   for (auto& r : res) y = r(y);
-  y = torch::relu(in4(deconv1(y)));
-  y = torch::relu(in5(deconv2(y)));
+  y = norm_act(in4, deconv1(y), "relu");
+  y = norm_act(in5, deconv2(y), "relu");
   y = deconv3(y) / opt.pixel_range;
   // Sizes that are not multiples of 4 come back a pixel or two larger: crop to the input's.
   if (y.size(2) != h || y.size(3) != w) y = y.narrow(2, 0, h).narrow(3, 0, w);

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <numeric>
+
 #include "tessera/ops/ops.h"
 #include "tessera/optim/optim.h"
 
@@ -20,7 +22,15 @@ double max_err(const torch::Tensor& a, const torch::Tensor& b) { return (a.to(to
 std::vector<torch::Tensor> grads_of(const Fn& fn, std::vector<torch::Tensor> inputs, const torch::Tensor& w, bool create_graph = false) {
   for (auto& t : inputs) t = t.detach().requires_grad_(true);
   torch::Tensor loss = (fn(inputs) * w).sum();
-  return torch::autograd::grad({loss}, inputs, {}, create_graph);
+  return torch::autograd::grad({loss}, inputs, {}, true, create_graph, /*allow_unused=*/true);
+}
+
+// The dimension order in which a dense tensor's memory is contiguous (outermost first).
+std::vector<int64_t> dense_order(const torch::Tensor& t) {
+  std::vector<int64_t> order(t.dim());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return t.stride(a) > t.stride(b); });
+  return order;
 }
 
 // Central differences of sum(fn(inputs) * w) in float64, element by element.
@@ -31,7 +41,8 @@ void check_finite_differences(const Fn& fn, std::vector<torch::Tensor> inputs) {
   std::vector<torch::Tensor> analytic = grads_of(fn, inputs, w);
   const double h = 1e-6;
   for (size_t k = 0; k < inputs.size(); ++k) {
-    torch::Tensor flat = inputs[k].view(-1), numeric = torch::zeros_like(flat);
+    // Perturb through a contiguous buffer that the input (any layout) is a view of.
+    torch::Tensor flat = inputs[k].permute(dense_order(inputs[k])).view(-1), numeric = torch::zeros_like(flat);
     for (int64_t i = 0; i < flat.numel(); ++i) {
       const double v = flat[i].item<double>();
       flat[i] = v + h;
@@ -42,7 +53,7 @@ void check_finite_differences(const Fn& fn, std::vector<torch::Tensor> inputs) {
       numeric[i] = (up - down) / (2 * h);
     }
     INFO("input " << k);
-    CHECK(max_err(analytic[k].reshape(-1), numeric) < 1e-6);
+    CHECK(max_err(analytic[k].permute(dense_order(inputs[k])).reshape(-1), numeric) < 1e-6);
   }
 }
 
@@ -126,7 +137,67 @@ void check_scale_add_on(torch::Device device) {
   }
 }
 
+Fn instance_norm_fn(const std::string& act, bool affine, bool reference) {
+  return [=](const std::vector<torch::Tensor>& in) {
+    c10::optional<torch::Tensor> w = affine ? c10::optional<torch::Tensor>(in[1]) : c10::nullopt;
+    c10::optional<torch::Tensor> b = affine ? c10::optional<torch::Tensor>(in[2]) : c10::nullopt;
+    return reference ? ops::reference::instance_norm_act(in[0], w, b, 1e-5, act, 0.2) : ops::instance_norm_act(in[0], w, b, 1e-5, act, 0.2);
+  };
+}
+
+void check_instance_norm_on(torch::Device device) {
+  torch::manual_seed(7);
+  for (const std::string act : {"none", "relu", "leaky_relu"}) {
+    for (bool affine : {false, true}) {
+      for (bool cl : {false, true}) {
+        for (auto dtype : {torch::kFloat64, torch::kFloat32, torch::kBFloat16}) {
+          auto o = torch::TensorOptions(dtype).device(device);
+          // 37 channels and 11x13 planes: vector bodies and scalar tails in both layouts.
+          torch::Tensor x = torch::randn({3, 37, 11, 13}, o) * 2 + 0.5;
+          if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+          torch::Tensor w = torch::rand({37}, o.dtype(torch::kFloat32)) + 0.5, b = torch::randn({37}, o.dtype(torch::kFloat32));
+          std::vector<torch::Tensor> in{x, w.to(dtype), b.to(dtype)};
+          INFO(act << " affine " << affine << " channels_last " << cl << " " << dtype);
+          torch::Tensor y = instance_norm_fn(act, affine, false)(in), r = instance_norm_fn(act, affine, true)({x.to(torch::kFloat64), in[1].to(torch::kFloat64), in[2].to(torch::kFloat64)});
+          CHECK(y.scalar_type() == dtype);
+          CHECK(y.is_contiguous(cl ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous));
+          CHECK(max_err(y, r) < (dtype == torch::kBFloat16 ? 5e-2 : dtype == torch::kFloat32 ? 1e-5 : 1e-12));
+          if (dtype == torch::kBFloat16) continue;
+          // Gradients (x, weight, bias) equal the composite's.
+          torch::Tensor g = torch::randn_like(y);
+          auto ga = grads_of(instance_norm_fn(act, affine, false), in, g), gb = grads_of(instance_norm_fn(act, affine, true), in, g);
+          for (size_t k = 0; k < (affine ? 3u : 1u); ++k) {
+            INFO("gradient " << k);
+            CHECK(max_err(ga[k], gb[k]) < (dtype == torch::kFloat32 ? 2e-4 : 1e-10));
+          }
+        }
+      }
+    }
+  }
+  // [N, C, L] inputs too.
+  torch::Tensor x = torch::randn({2, 5, 40}, torch::TensorOptions().device(device));
+  CHECK(max_err(ops::instance_norm_act(x, c10::nullopt, c10::nullopt), ops::reference::instance_norm_act(x, c10::nullopt, c10::nullopt, 1e-5, "none", 0.01)) < 1e-5);
+}
+
 }  // namespace
+
+TEST_CASE("instance_norm_act equals the composite: activations, affine, NCHW and channels_last, dtypes, gradients", "[ops]") {
+  check_instance_norm_on(torch::kCPU);
+}
+
+TEST_CASE("instance_norm_act: float64 finite differences and double backward", "[ops]") {
+  torch::manual_seed(8);
+  for (const std::string act : {"none", "leaky_relu"}) {  // relu's kink makes central differences meaningless near 0
+    for (bool cl : {false, true}) {
+      INFO(act << " channels_last " << cl);
+      torch::Tensor x = torch::randn({2, 3, 4, 5}, torch::kFloat64);
+      if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      std::vector<torch::Tensor> in{x, torch::rand({3}, torch::kFloat64) + 0.5, torch::randn({3}, torch::kFloat64)};
+      check_finite_differences(instance_norm_fn(act, true, false), in);
+      check_double_backward(instance_norm_fn(act, true, false), instance_norm_fn(act, true, true), in);
+    }
+  }
+}
 
 TEST_CASE("gram equals the bmm composite on CPU, is symmetric, and any layout gives the same result", "[ops]") {
   check_gram_on(torch::kCPU);
@@ -181,6 +252,10 @@ TEST_CASE("ops refuse bad inputs with messages naming the op and the problem", "
   CHECK_THROWS_WITH(ops::scale_add(torch::randn({2, 3}), torch::randn({3, 2}), 1.0), Catch::Contains("differ in shape"));
   CHECK_THROWS_WITH(ops::scale_add(torch::randn({2, 3}), torch::randn({2, 3}), 1.0, "gelu"), Catch::Contains("'gelu'"));
   CHECK_THROWS_WITH(ops::scale_add(torch::randn({2, 3}), torch::randn({2, 3}).to(torch::kFloat64), 1.0), Catch::Contains("Double"));
+  CHECK_THROWS_WITH(ops::instance_norm_act(torch::randn({2, 3}), c10::nullopt, c10::nullopt), Catch::Contains("at least one spatial"));
+  CHECK_THROWS_WITH(ops::instance_norm_act(torch::randn({2, 3, 4, 4}), torch::ones({4}), torch::zeros({4})), Catch::Contains("must be [3]"));
+  CHECK_THROWS_WITH(ops::instance_norm_act(torch::randn({2, 3, 4, 4}), torch::ones({3}), c10::nullopt), Catch::Contains("both weight and bias"));
+  CHECK_THROWS_WITH(ops::instance_norm_act(torch::randn({2, 3, 1, 1}), c10::nullopt, c10::nullopt), Catch::Contains("more than one value"));
 }
 
 TEST_CASE("ops on CUDA equal their composites", "[ops][cuda]") {
@@ -191,6 +266,7 @@ TEST_CASE("ops on CUDA equal their composites", "[ops][cuda]") {
   REQUIRE(ops::cuda_kernels_compiled());
   check_gram_on(torch::kCUDA);
   check_scale_add_on(torch::kCUDA);
+  check_instance_norm_on(torch::kCUDA);
   // CPU and CUDA kernels agree.
   torch::Tensor f = torch::randn({2, 70, 16, 16});
   CHECK(max_err(ops::gram(f.cuda()).cpu(), ops::gram(f)) < 1e-5);

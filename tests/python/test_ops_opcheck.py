@@ -1,4 +1,4 @@
-"""tessera's custom ops loaded into Python from libtessera_ops.so: torch.library.opcheck (schema,
+"""tessera's custom ops (gram, scale_add, instance_norm_act) loaded into Python from libtessera_ops.so: torch.library.opcheck (schema,
 autograd registration, fake-tensor/Meta kernel, AOT dispatch), gradcheck and gradgradcheck in
 float64, and values against composites written here from the definitions (Gram matrix as
 pytorch/examples' fast_neural_style; x + beta * f(y))."""
@@ -42,6 +42,26 @@ for act in ("none", "relu", "leaky_relu"):
     out = scale_add(x.to(memory_format=torch.channels_last), y, 0.2, act, 0.1)
     check(out.is_contiguous(memory_format=torch.channels_last), f"scale_add {act} keeps x's channels_last layout")
 
+# instance_norm_act against torch.nn.functional.instance_norm + activation, both layouts.
+inorm = torch.ops.tessera.instance_norm_act
+for act, f in (("none", lambda y: y), ("relu", F.relu), ("leaky_relu", lambda y: F.leaky_relu(y, 0.2))):
+    for cl in (False, True):
+        x = torch.randn(2, 19, 9, 11) * 3 + 1
+        if cl:
+            x = x.to(memory_format=torch.channels_last)
+        w, b = torch.rand(19) + 0.5, torch.randn(19)
+        xr, wr, br = x.clone().requires_grad_(), w.clone().requires_grad_(), b.clone().requires_grad_()
+        xo, wo, bo = x.clone().requires_grad_(), w.clone().requires_grad_(), b.clone().requires_grad_()
+        ref = f(F.instance_norm(xr, weight=wr, bias=br, eps=1e-5))
+        out = inorm(xo, wo, bo, 1e-5, act, 0.2)
+        g = torch.randn_like(ref)
+        ref.backward(g)
+        out.backward(g)
+        err = max((out - ref).abs().max().item(), (xo.grad - xr.grad).abs().max().item(), (wo.grad - wr.grad).abs().max().item(),
+                  (bo.grad - br.grad).abs().max().item())
+        check(err < 2e-4 and out.is_contiguous(memory_format=torch.channels_last) == cl,
+              f"instance_norm_act {act} {'channels_last' if cl else 'NCHW'} equals F.instance_norm + {act}, values and gradients (max error {err:.2e})")
+
 # torch.library.opcheck: schema, autograd registration, fake tensors, AOT dispatch (static and dynamic).
 for args in [(torch.randn(2, 35, 4, 3, requires_grad=True),), (torch.randn(1, 8, 20),),
              (torch.randn(2, 16, 5, 5).to(memory_format=torch.channels_last).requires_grad_(),)]:
@@ -52,6 +72,11 @@ for act in ("none", "relu", "leaky_relu"):
     torch.library.opcheck(scale_add, (x, y, 0.3, act, 0.2))
     torch.library.opcheck(scale_add, (x.detach().to(memory_format=torch.channels_last), y.detach(), 0.3, act, 0.2))
 check(True, "opcheck scale_add")
+for act in ("none", "relu", "leaky_relu"):
+    x = torch.randn(2, 3, 5, 4, requires_grad=True)
+    torch.library.opcheck(inorm, (x, torch.rand(3, requires_grad=True) + 0.5, torch.randn(3, requires_grad=True), 1e-5, act, 0.2))
+    torch.library.opcheck(inorm, (x.detach().to(memory_format=torch.channels_last).requires_grad_(), None, None, 1e-5, act, 0.2))
+check(True, "opcheck instance_norm_act")
 
 # gradcheck and gradgradcheck in float64 (relu's kink avoided: |y| >= 0.1).
 f = torch.randn(2, 35, 3, 2, dtype=torch.float64, requires_grad=True)
@@ -62,6 +87,12 @@ for act in ("none", "relu", "leaky_relu"):
     y = (y0 + 0.1 * y0.sign()).requires_grad_()
     fn = lambda x, y: scale_add(x, y, 0.7, act, 0.2)
     check(torch.autograd.gradcheck(fn, (x, y)) and torch.autograd.gradgradcheck(fn, (x, y)), f"scale_add {act} gradcheck and gradgradcheck")
+
+x = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+w = (torch.rand(3, dtype=torch.float64) + 0.5).requires_grad_()
+b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+fn = lambda x, w, b: inorm(x, w, b, 1e-5, "leaky_relu", 0.2)
+check(torch.autograd.gradcheck(fn, (x, w, b)) and torch.autograd.gradgradcheck(fn, (x, w, b)), "instance_norm_act gradcheck and gradgradcheck")
 
 # Autocast: gram in the autocast dtype (as bmm), scale_add in the wider input dtype.
 with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -75,5 +106,11 @@ if torch.cuda.is_available():
     torch.library.opcheck(gram, (f.requires_grad_(),))
     x, y = torch.randn(2, 3, 8, 8, device="cuda"), torch.randn(2, 3, 8, 8, device="cuda")
     check((scale_add(x, y, 0.2, "leaky_relu", 0.1) - scale_add_ref(x, y, 0.2, "leaky_relu", 0.1)).abs().max().item() < 1e-6, "scale_add on CUDA")
+    for cl in (False, True):
+        x = torch.randn(2, 64, 32, 32, device="cuda")
+        if cl:
+            x = x.to(memory_format=torch.channels_last)
+        err = (inorm(x, None, None, 1e-5, "relu", 0.0) - F.relu(F.instance_norm(x))).abs().max().item()
+        check(err < 1e-4, f"instance_norm_act on CUDA, channels_last {cl} (max error {err:.2e})")
 else:
     print("skip: no CUDA device for the CUDA kernels")
