@@ -7,6 +7,8 @@
   instance_norm_act  torch.ops.tessera.instance_norm_act(x, w, b, act=relu) vs relu(instance_norm(x, w, b)),
              CycleGAN's and the Johnson net's layer (64 channels, 128x128 and 256x256, batch 1 and 4),
              NCHW and channels_last, forward + backward
+  imresize   torch.ops.tessera.imresize_bicubic vs the dense weight-matrix products it replaced
+             (a 1020x678 RGB image -> x1/2, x1/4; 480x270 -> x4), float64 inside
   scale_add  torch.ops.tessera.scale_add(x, y, 0.1) vs x + 0.1 * y (EDSR's residual scaling) and
              the leaky_relu variant vs x + 0.2 * leaky_relu(y), channels_last, forward + backward
 
@@ -116,3 +118,13 @@ for n, c, hw in [(1, 64, 256), (4, 64, 128), (1, 256, 64)]:
                 lambda: F.relu(F.instance_norm(x.detach(), weight=w.detach(), bias=b.detach())), 5)
         compare(f"inorm+relu {tag} fwd+bwd", lambda: ib(lambda: inorm(x, w, b, 1e-5, "relu", 0.0)),
                 lambda: ib(lambda: F.relu(F.instance_norm(x, weight=w, bias=b))), 3)
+
+resize = torch.ops.tessera.imresize_bicubic
+for (h, w, s) in [(678, 1020, 0.5), (678, 1020, 0.25), (270, 480, 4.0)]:
+    x = torch.rand(3, h, w)
+    oh, ow = int(-(-h * s // 1)), int(-(-w * s // 1))
+    # The dense weight matrices (as tessera built them before): the resize of identity images
+    # (a scale of 1 is the identity along the other dimension).
+    wh = resize(torch.eye(h).unsqueeze(0), [oh, h], [s, 1.0], True)[0].double()   # [oh, h]
+    ww = resize(torch.eye(w).unsqueeze(0), [w, ow], [1.0, s], True)[0].double()   # [w, ow]
+    compare(f"imresize {w}x{h} x{s:g}", lambda: resize(x, [oh, ow], [s, s], True), lambda: (wh @ x.double() @ ww).float(), 3)

@@ -5,21 +5,24 @@
 # sample, the op oracle test, and run.sh. Output: gpu_bundle/tessera-gpu.tar.xz (git-ignored), to
 # carry to the machine. See docs/gpu.md.
 #
-#   scripts/gpu_bundle.sh [--max-mib 60]
+#   scripts/gpu_bundle.sh [--max-mib 60] [--out DIR] [--stage-only]   (--stage-only: the folder, not the archive)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MAX_MIB=60
+OUT_DIR="$TESSERA_ROOT/gpu_bundle"
+STAGE_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --max-mib) MAX_MIB="$2"; shift 2 ;;
-    *) die "unknown argument '$1' (usage: scripts/gpu_bundle.sh [--max-mib N])" ;;
+    --out) OUT_DIR="$2"; shift 2 ;;
+    --stage-only) STAGE_ONLY=1; shift ;;
+    *) die "unknown argument '$1' (usage: scripts/gpu_bundle.sh [--max-mib N] [--out DIR] [--stage-only])" ;;
   esac
 done
 B="$TESSERA_BUILD"
 for f in tessera tests/tessera_tests tests/tessera_test_helper libtessera_ops.so; do
   [ -f "$B/$f" ] || die "$B/$f is missing: run scripts/build.sh first"
 done
-OUT_DIR="$TESSERA_ROOT/gpu_bundle"
 STAGE="$OUT_DIR/tessera-gpu"
 rm -rf "$STAGE"
 mkdir -p "$STAGE/bin" "$STAGE/lib" "$STAGE/configs" "$STAGE/tests" "$STAGE/datasets/skimage"
@@ -70,6 +73,10 @@ exit $status
 RUN
 chmod +x "$STAGE/run.sh"
 
+if [ "$STAGE_ONLY" = 1 ]; then
+  log "bundle folder: $STAGE ($(wc -l < "$STAGE/lib/MANIFEST") libraries)"
+  exit 0
+fi
 tar -C "$OUT_DIR" -cf - tessera-gpu | xz -T"$(nproc)" -9 > "$OUT_DIR/tessera-gpu.tar.xz"
 size=$(stat -c %s "$OUT_DIR/tessera-gpu.tar.xz")
 log "bundle: $OUT_DIR/tessera-gpu.tar.xz ($((size / 1048576)) MiB, $(wc -l < "$STAGE/lib/MANIFEST") libraries)"

@@ -16,5 +16,6 @@ Run add_export(CLI::App& app);
 Run add_info(CLI::App& app);
 Run add_sample(CLI::App& app);
 Run add_stylize(CLI::App& app);
+Run add_profile(CLI::App& app);
 
 }  // namespace tessera::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add("sample", "Write samples, a grid or interpolations from a generator or VAE", tessera::cli::add_sample);
   add("stylize", "Neural style transfer by optimisation (Gatys et al.)", tessera::cli::add_stylize);
   add("export", "Export a checkpoint to ONNX", tessera::cli::add_export);
+  add("profile", "Profile a config's training step (operators by self time)", tessera::cli::add_profile);
   add("info", "Print library versions, devices and CPU features", tessera::cli::add_info);
   if (argc >= 2 && argv[1][0] != '-') {
     std::vector<std::string> names;

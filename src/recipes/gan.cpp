@@ -1,4 +1,6 @@
 // Recipes gan, wgan, wgan_gp and cgan: one adversarial procedure with each paper's defaults.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "generative_common.h"
@@ -18,7 +20,7 @@ struct GanDefaults {
 class GanRecipe : public Recipe {
  public:
   GanRecipe(Cfg& root, torch::Device device, int64_t total, const std::string& family, const GanDefaults& def)
-      : device_(device), family_(family) {
+      : device_(device), family_(family), file_(root.file()) {
     Cfg nets = root.child("networks");
     archs::NetPtr gen_net = archs::build_arch(nets.child("generator")), critic_net = archs::build_arch(nets.child("critic"));
     auto* g = dynamic_cast<archs::GeneratorImpl*>(gen_net.get());
@@ -178,6 +180,20 @@ class GanRecipe : public Recipe {
   }
 
 
+  // Image datasets must give the generator's sample shape (else the critic fails mid-step).
+  void check_data(const data::Dataset& train, const data::Dataset* val) const override {
+    const std::vector<int64_t> want = gen_->as<archs::GeneratorImpl>().sample_shape();
+    for (auto [split, ds] : {std::pair{"train", &train}, std::pair{"val", val}}) {
+      auto* li = dynamic_cast<const data::LabelledImages*>(ds);
+      if (!li || want.size() != 3) continue;
+      const auto got = li->images().sizes().slice(1).vec();
+      if (got != want)
+        throw ConfigError(fmt::format("{}: data.{} gives images of [C, H, W] = [{}] but the networks make and judge [{}]: set "
+                                      "networks.generator and networks.critic image_size/channels to match the data",
+                                      file_, split, fmt::join(got, ", "), fmt::join(want, ", ")));
+    }
+  }
+
   std::string best_metric() const override { return best_; }
   bool higher_is_better() const override { return best_ != "fid"; }
 
@@ -213,7 +229,7 @@ class GanRecipe : public Recipe {
 
  private:
   torch::Device device_;
-  std::string family_, loss_;
+  std::string family_, loss_, file_;
   PrecisionPtr precision_;
   std::unique_ptr<TrainedNet> gen_, critic_;
   int64_t n_critic_ = 1, gen_iters_ = 0, critic_count_ = 0, num_eval_ = 1000, grid_ = 8;

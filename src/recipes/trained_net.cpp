@@ -61,6 +61,7 @@ TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt,
     return user.with_node(merged);
   }();
   optimizer_type_ = ocfg.has("type") ? ocfg.node()["type"].as<std::string>() : "adam";
+  if (ocfg.has("fused") && ocfg.node()["fused"].as<bool>(false)) optimizer_type_ += " (fused)";
   optimizer_ = optim::build_optimizer(ocfg, trainable());
   schedule_ = optim::LrSchedule::from_yaml(rc.child(opt_.scheduler_key, true), total_steps);
   schedule_.base_lr = optim::base_lr(*optimizer_);

@@ -77,6 +77,18 @@ for act in ("none", "relu", "leaky_relu"):
     torch.library.opcheck(inorm, (x, torch.rand(3, requires_grad=True) + 0.5, torch.randn(3, requires_grad=True), 1e-5, act, 0.2))
     torch.library.opcheck(inorm, (x.detach().to(memory_format=torch.channels_last).requires_grad_(), None, None, 1e-5, act, 0.2))
 check(True, "opcheck instance_norm_act")
+resize = torch.ops.tessera.imresize_bicubic
+# Not the AOT-dispatch tests: the backward builds its weight matrices from concrete sizes (docs/ops.md).
+resize_checks = ("test_schema", "test_autograd_registration", "test_faketensor")
+torch.library.opcheck(resize, (torch.rand(3, 21, 17, dtype=torch.float64, requires_grad=True), [7, 6], [1 / 3, 6 / 17], True),
+                      test_utils=resize_checks)
+torch.library.opcheck(resize, (torch.rand(2, 3, 8, 9), [16, 18], [2.0, 2.0], True), test_utils=resize_checks)
+check(True, "opcheck imresize_bicubic")
+# The values against MATLAB's are test_resize_matlab.py. The output is float32 whatever the input,
+# so gradcheck uses a large step (exact for a linear map) and float32 tolerances.
+x = torch.rand(1, 9, 11, dtype=torch.float64, requires_grad=True)
+check(torch.autograd.gradcheck(lambda x: resize(x, [5, 6], [0.5, 0.5], True).double(), (x,), eps=1e-2, atol=1e-4, rtol=1e-3),
+      "imresize_bicubic gradcheck")
 
 # gradcheck and gradgradcheck in float64 (relu's kink avoided: |y| >= 0.1).
 f = torch.randn(2, 35, 3, 2, dtype=torch.float64, requires_grad=True)

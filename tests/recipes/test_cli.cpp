@@ -172,3 +172,47 @@ TEST_CASE("config.yaml is the whole resolved config: every default filled in, an
   };
   REQUIRE(rows(dir / "a/metrics.jsonl") == rows(dir / "b/metrics.jsonl"));
 }
+
+TEST_CASE("profile prints the operators of a training step by self time; bad arguments are refused", "[cli][profile]") {
+  auto dir = test::temp_dir("cli_profile");
+  auto args = smoke_args(dir / "unused", {"recipe.channels_last=true"});
+  // smoke_args is a train command line: make it a profile one (no --run-dir).
+  std::vector<std::string> prof{"profile", args[1]};
+  for (size_t i = 2; i < args.size(); ++i)
+    if (args[i] == "--run-dir") ++i;
+    else prof.push_back(args[i]);
+  for (const char* a : {"--warmup", "1", "--steps", "2", "--output"}) prof.push_back(a);
+  prof.push_back((dir / "table.md").string());
+  auto r = test::run_cli(prof);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("| operator | calls/step | self ms/step") && Contains("convolution"));
+  REQUIRE(io::read_file(dir / "table.md").find("convolution") != std::string::npos);
+  REQUIRE_FALSE(fs::exists(dir / "unused"));
+  prof.push_back("--steps");
+  prof.push_back("0");
+  r = test::run_cli(prof);
+  REQUIRE(r.exit_code != 0);
+  REQUIRE_THAT(r.output, Contains("--steps"));
+}
+
+TEST_CASE("the GPU bundle holds every library the binaries load besides LibTorch and the C runtime", "[cli][gpu]") {
+  auto dir = test::temp_dir("gpu_bundle");
+  auto r = test::run_bash("TESSERA_BUILD=" + test::shell_quote(test::binary_dir().string()) + " " +
+                          test::shell_quote((test::source_dir() / "scripts" / "gpu_bundle.sh").string()) + " --stage-only --out " +
+                          test::shell_quote(dir.string()) + " 2>&1");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const fs::path stage = dir / "tessera-gpu";
+  for (const char* f : {"bin/tessera", "bin/tessera_tests", "lib/libtessera_ops.so", "run.sh", "configs/sr/sr_smoke.yaml", "tests/test_ops_opcheck.py"})
+    CHECK(fs::exists(stage / f));
+  // With only the bundle's lib/ and LibTorch's folder on the search path (the RUNPATH's build
+  // folder and system folders aside), every library tessera needs outside LibTorch comes from lib/.
+  r = test::run_bash("cd " + test::shell_quote(stage.string()) + " && TL=$(" + test::shell_quote(TESSERA_PYTHON) +
+                     " -c 'import os, torch; print(os.path.dirname(torch.__file__) + \"/lib\")') && LD_LIBRARY_PATH=$PWD/lib:$TL ldd bin/tessera"
+                     " | grep '=>' | grep -v -e \"$PWD/lib/\" -e torch/lib -e nvidia -e libc.so -e libm.so -e libstdc++ -e libgcc_s -e ld-linux"
+                     " -e libdl.so -e librt.so -e libpthread; LD_LIBRARY_PATH=$PWD/lib:$TL bin/tessera info | grep 'custom ops'");
+  INFO(r.output);
+  CHECK(r.output.find("=>") == std::string::npos);  // nothing resolved outside the bundle, LibTorch and the C runtime
+  CHECK(r.output.find("tessera::instance_norm_act") != std::string::npos);
+}

@@ -5,6 +5,8 @@
 #include "tessera/metrics/generative.h"
 #include "tessera/losses/adversarial.h"
 #include "tessera/recipes/generative.h"
+#include "tessera/recipes/trainer.h"
+#include "../support/support.h"
 
 using namespace tessera;
 
@@ -214,4 +216,14 @@ recipe: {type: wgan_gp, gp_lambda: 0, r1_gamma: 1, n_critic: 1, loss: )") + loss
   }
   Cfg bad(YAML::Load("name: t\nnetworks: {generator: {type: mlp_generator}, critic: {type: mlp_critic}}\nrecipe: {type: gan, loss: hinj}"), "", "t.yaml");
   REQUIRE_THROWS_WITH(recipes::build_recipe(bad, torch::kCPU, 10), Catch::Matchers::Contains("hinge"));
+}
+
+TEST_CASE("a GAN whose networks' image size differs from the data's is a config error naming both", "[gan][config]") {
+  YAML::Node root = YAML::LoadFile((test::source_dir() / "configs/gan/wgan_gp_smoke.yaml").string());
+  root["networks"]["generator"]["image_size"] = 32;
+  root["networks"]["critic"]["image_size"] = 32;
+  for (const char* split : {"train", "val"}) root["data"][split]["path"] = (test::source_dir() / "datasets/digits/digits.csv").string();
+  REQUIRE_THROWS_WITH(recipes::build_training(root, "wgan_gp_smoke.yaml"),
+                      Catch::Matchers::Contains("data.train gives images of [C, H, W] = [1, 8, 8]") &&
+                          Catch::Matchers::Contains("[1, 32, 32]") && Catch::Matchers::Contains("image_size"));
 }

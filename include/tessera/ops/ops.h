@@ -10,6 +10,8 @@
 #include <c10/util/Optional.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tessera::ops {
 
@@ -33,8 +35,20 @@ at::Tensor scale_add(const at::Tensor& x, const at::Tensor& y, double beta, cons
 at::Tensor instance_norm_act(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias,
                              double eps = 1e-5, const std::string& activation = "none", double negative_slope = 0.01);
 
+// MATLAB's imresize with the bicubic kernel (a = -0.5): antialiased when shrinking (the kernel
+// stretched by 1/scale), symmetric borders, the weights derived from `scale` (MATLAB's rule), in
+// float64 with a float32 result. [C, H, W] or [N, C, H, W] of any floating dtype. Only each output
+// pixel's taps are read (4 when enlarging, 4/scale + 2 when shrinking), on CPU or CUDA.
+at::Tensor imresize_bicubic(const at::Tensor& x, int64_t out_h, int64_t out_w, double scale_h, double scale_w, bool antialias = true);
+
+// One dimension's taps: for each output index, the (input index, weight) pairs in index order,
+// mirrored taps merged. The one definition of MATLAB's bicubic weights in tessera.
+std::vector<std::vector<std::pair<int64_t, double>>> bicubic_taps(int64_t in_len, int64_t out_len, double scale, bool antialias);
+
 // The plain-ATen composites each op is tested against.
 namespace reference {
+// Dense [out, in] weight matrices and two float64 matmuls (tessera's implementation before the op).
+at::Tensor imresize_bicubic(const at::Tensor& x, int64_t out_h, int64_t out_w, double scale_h, double scale_w, bool antialias);
 at::Tensor instance_norm_act(const at::Tensor& x, const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& bias,
                              double eps, const std::string& activation, double negative_slope);
 at::Tensor gram(const at::Tensor& features);
