@@ -9,6 +9,7 @@
 #include "tessera/data/resize.h"
 #include "tessera/io/image_io.h"
 #include "tessera/losses/adversarial.h"
+#include "tessera/optim/optim.h"
 
 namespace tessera::recipes {
 
@@ -92,11 +93,12 @@ Gatys::Targets Gatys::targets(const torch::Tensor& content, const std::vector<St
 }
 
 Scalars Gatys::evaluate(const torch::Tensor& x, const Targets& t, torch::Tensor* loss_out) {
+  optim::AutocastScope autocast(device_.type(), opt_.amp == "bf16");
   auto f = vgg_->features(x, taps_);
   torch::Tensor content = losses::content_loss(f, t.content, opt_.content_layers, normalize_);
   torch::Tensor style = losses::style_loss(f, t.grams, opt_.style_layers, normalize_);
   torch::Tensor tv = opt_.tv_weight * losses::total_variation(x, /*squared=*/true);
-  torch::Tensor loss = content + style + tv;
+  torch::Tensor loss = (content + style + tv).to(torch::kFloat32);
   if (loss_out) *loss_out = loss;
   return {{"loss", loss.item<double>()}, {"content", content.item<double>()}, {"style", style.item<double>()}, {"tv", tv.item<double>()}};
 }

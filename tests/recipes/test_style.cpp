@@ -62,10 +62,10 @@ TEST_CASE("colour preservation keeps the content's chroma within 1/255", "[style
   REQUIRE((io::rgb_to_ycbcr(out)[0] - io::rgb_to_ycbcr(ref)[0]).abs().mean().item<float>() > 0.01f);
 }
 
-TEST_CASE("L-BFGS and Adam both reduce the loss, and coarse-to-fine scales run", "[style][gatys]") {
+TEST_CASE("L-BFGS and Adam both reduce the loss, coarse-to-fine scales run, and so does bf16 autocast", "[style][gatys]") {
   const torch::Tensor content = image("val/rocket.jpg"), style = image("train/gravel.png");
   for (const char* o : {"{optimizer: lbfgs, iterations: 40}", "{optimizer: adam, lr: 0.03, iterations: 40}",
-                        "{scales: [0.5, 1.0], iterations: 20}"}) {
+                        "{scales: [0.5, 1.0], iterations: 20}", "{optimizer: lbfgs, iterations: 40, amp: bf16}"}) {
     INFO(o);
     recipes::Gatys g(small_options(o), torch::kCPU);
     auto r = g.run(content, {{style, 1.0}});

@@ -34,6 +34,7 @@ struct GatysOptions {
   std::vector<double> scales{1.0};
   double style_scale = 1.0;
   int64_t log_every = 50, snapshot_every = 100;
+  std::string amp = "none";
 
   // The plain keys (features, content_layers and style_layers have their own readers).
   template <class V>
@@ -54,6 +55,8 @@ struct GatysOptions {
     v("style_scale", style_scale, "style images' longer side relative to the output's", 0.01, 10.0);
     v("log_every", log_every, "iterations between progress lines and scalars (0: never)", 0, 1'000'000);
     v("snapshot_every", snapshot_every, "iterations between snapshots (0: never)", 0, 1'000'000);
+    // No fp16: L-BFGS's line search compares losses exactly, which a loss scaler's skipped steps break.
+    v.choice("amp", amp, "bf16: the VGG forward and the losses under bfloat16 autocast (the image stays float32)", {"none", "bf16"});
   }
   void check(Cfg& root) const;
   static GatysOptions from_yaml(Cfg& root);  // every key checked
