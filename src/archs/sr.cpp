@@ -142,6 +142,75 @@ torch::Tensor SrResNetImpl::forward(torch::Tensor x) {
   return conv_last(upsample->forward(r));
 }
 
+// ---------------- RRDBNet ----------------
+void RrdbNetOptions::check(Cfg& c) const {
+  if (scale != 1 && scale != 2 && scale != 4) c.fail("scale", "RRDBNet upscales by 1, 2 or 4 (BasicSR's), got " + std::to_string(scale));
+}
+
+namespace {
+// BasicSR's default_init_weights(..., scale=0.1): Kaiming normal (fan-in, a = 0), times 0.1, zero bias.
+torch::nn::Conv2d scaled_init_conv(int64_t in, int64_t out) {
+  torch::nn::Conv2d c = nn::conv(in, out);
+  torch::NoGradGuard ng;
+  torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanIn, torch::kReLU);
+  c->weight.mul_(0.1);
+  c->bias.zero_();
+  return c;
+}
+torch::Tensor lrelu(const torch::Tensor& x) { return torch::leaky_relu(x, 0.2); }
+torch::Tensor up2(const torch::Tensor& x) {
+  return torch::upsample_nearest2d(x, std::vector<int64_t>{x.size(2) * 2, x.size(3) * 2});
+}
+}  // namespace
+
+ResidualDenseBlockImpl::ResidualDenseBlockImpl(int64_t f, int64_t g) {
+  conv1 = register_module("conv1", scaled_init_conv(f, g));
+  conv2 = register_module("conv2", scaled_init_conv(f + g, g));
+  conv3 = register_module("conv3", scaled_init_conv(f + 2 * g, g));
+  conv4 = register_module("conv4", scaled_init_conv(f + 3 * g, g));
+  conv5 = register_module("conv5", scaled_init_conv(f + 4 * g, f));
+}
+torch::Tensor ResidualDenseBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor x1 = lrelu(conv1(x));
+  torch::Tensor x2 = lrelu(conv2(torch::cat({x, x1}, 1)));
+  torch::Tensor x3 = lrelu(conv3(torch::cat({x, x1, x2}, 1)));
+  torch::Tensor x4 = lrelu(conv4(torch::cat({x, x1, x2, x3}, 1)));
+  return ops::scale_add(x, conv5(torch::cat({x, x1, x2, x3, x4}, 1)), 0.2);  // x + 0.2 x5
+}
+RrdbImpl::RrdbImpl(int64_t f, int64_t g) {
+  rdb1 = register_module("rdb1", ResidualDenseBlock(f, g));
+  rdb2 = register_module("rdb2", ResidualDenseBlock(f, g));
+  rdb3 = register_module("rdb3", ResidualDenseBlock(f, g));
+}
+torch::Tensor RrdbImpl::forward(const torch::Tensor& x) { return ops::scale_add(x, rdb3(rdb2(rdb1(x))), 0.2); }
+
+RrdbNetImpl::RrdbNetImpl(RrdbNetOptions o) : opt(std::move(o)) {
+  const int64_t u = unshuffle(), f = opt.num_feat;
+  conv_first = register_module("conv_first", nn::conv(opt.channels * u * u, f));
+  body = torch::nn::Sequential();
+  for (int64_t i = 0; i < opt.num_block; ++i) body->push_back(Rrdb(f, opt.num_grow_ch));
+  register_module("body", body);
+  conv_body = register_module("conv_body", nn::conv(f, f));
+  conv_up1 = register_module("conv_up1", nn::conv(f, f));
+  conv_up2 = register_module("conv_up2", nn::conv(f, f));
+  conv_hr = register_module("conv_hr", nn::conv(f, f));
+  conv_last = register_module("conv_last", nn::conv(f, opt.channels));
+}
+torch::Tensor RrdbNetImpl::forward(torch::Tensor x) {
+  const int64_t u = unshuffle();
+  if (u > 1) {
+    TORCH_CHECK(x.size(2) % u == 0 && x.size(3) % u == 0, "rrdbnet x", opt.scale, " needs input sides divisible by ", u, ", got ",
+                x.size(2), "x", x.size(3));
+    x = torch::pixel_unshuffle(x, u);
+  }
+  torch::Tensor feat = conv_first(x);
+  torch::Tensor body_feat = conv_body(opt.num_block > 0 ? body->forward(feat) : feat);
+  feat = feat + body_feat;
+  feat = lrelu(conv_up1(up2(feat)));
+  feat = lrelu(conv_up2(up2(feat)));
+  return conv_last(lrelu(conv_hr(feat)));
+}
+
 // ---------------- ONNX emitters ----------------
 namespace {
 
@@ -150,7 +219,55 @@ using exporter::emit;
 using exporter::OnnxGraph;
 using S = const std::string&;
 
+std::string leaky(OnnxGraph& g, S x, S name) { return g.add_node("LeakyRelu", {x}, name, {{"alpha", 0.2f}}); }
+std::string nearest2(OnnxGraph& g, S x, S name) {
+  const float scales[4] = {1.f, 1.f, 2.f, 2.f};
+  return g.add_node("Resize", {x, "", g.add_initializer(name + ".scales", {4}, scales)}, name,
+                    {{"mode", std::string("nearest")}, {"coordinate_transformation_mode", std::string("asymmetric")},
+                     {"nearest_mode", std::string("floor")}});
+}
+// x + 0.2 r
+std::string scaled_residual(OnnxGraph& g, S x, S r, S p) {
+  return g.add_node("Add", {x, g.add_node("Mul", {r, g.add_scalar(p + ".res_scale", 0.2f)}, p + ".scaled")}, p + ".out");
+}
+
 void register_sr_emitters() {
+  add_emitter<ResidualDenseBlockImpl>([](OnnxGraph& g, ResidualDenseBlockImpl& b, S x, S p) {
+    std::vector<std::string> feats{x};
+    torch::nn::Conv2d convs[] = {b.conv1, b.conv2, b.conv3, b.conv4};
+    for (int k = 0; k < 4; ++k) {
+      const std::string n = p + ".conv" + std::to_string(k + 1);
+      std::string in = feats.size() == 1 ? x : exporter::concat(g, feats, 1, n + ".in");
+      feats.push_back(leaky(g, emit(g, *convs[k], in, n), n + ".lrelu"));
+    }
+    std::string x5 = emit(g, *b.conv5, exporter::concat(g, feats, 1, p + ".conv5.in"), p + ".conv5");
+    return scaled_residual(g, x, x5, p);
+  });
+  add_emitter<RrdbImpl>([](OnnxGraph& g, RrdbImpl& b, S x, S p) {
+    std::string y = emit(g, *b.rdb1, x, p + ".rdb1");
+    y = emit(g, *b.rdb2, y, p + ".rdb2");
+    return scaled_residual(g, x, emit(g, *b.rdb3, y, p + ".rdb3"), p);
+  });
+  add_emitter<RrdbNetImpl>([](OnnxGraph& g, RrdbNetImpl& n, S x, S) {
+    std::string y = x;
+    const int64_t u = n.unshuffle(), c = n.opt.channels;
+    if (u > 1) {
+      // PyTorch's pixel_unshuffle orders channels (c, i, j); SpaceToDepth orders them (i, j, c): a
+      // fixed channel permutation after it (sizes stay dynamic).
+      y = g.add_node("SpaceToDepth", {y}, "unshuffle.s2d", {{"blocksize", u}});
+      std::vector<int64_t> perm;
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t k = 0; k < u * u; ++k) perm.push_back(k * c + ch);
+      y = g.add_node("Gather", {y, g.add_initializer_i64("unshuffle.perm", {static_cast<int64_t>(perm.size())}, perm.data())}, "unshuffle",
+                     {{"axis", int64_t{1}}});
+    }
+    std::string feat = emit(g, *n.conv_first, y, "conv_first");
+    std::string body = n.opt.num_block > 0 ? emit(g, *n.body, feat, "body") : feat;
+    feat = g.add_node("Add", {feat, emit(g, *n.conv_body, body, "conv_body")}, "trunk");
+    feat = leaky(g, emit(g, *n.conv_up1, nearest2(g, feat, "up1"), "conv_up1"), "lrelu_up1");
+    feat = leaky(g, emit(g, *n.conv_up2, nearest2(g, feat, "up2"), "conv_up2"), "lrelu_up2");
+    return emit(g, *n.conv_last, leaky(g, emit(g, *n.conv_hr, feat, "conv_hr"), "lrelu_hr"), "conv_last");
+  });
   add_emitter<ResidualBlockNoBNImpl>([](OnnxGraph& g, ResidualBlockNoBNImpl& b, S x, S p) {
     std::string r = emit(g, *b.conv2, g.add_node("Relu", {emit(g, *b.conv1, x, p + ".conv1")}, p + ".relu"), p + ".conv2");
     if (b.res_scale != 1.0) r = g.add_node("Mul", {r, g.add_scalar(p + ".res_scale", static_cast<float>(b.res_scale))}, p + ".scaled");
@@ -213,6 +330,8 @@ void register_sr_archs(ArchRegistry& r) {
         [] { return document_options<WdsrOptions>(); });
   r.add("srresnet", [](Cfg& c) -> NetPtr { return std::make_shared<SrResNetImpl>(read_options<SrResNetOptions>(c)); },
         [] { return document_options<SrResNetOptions>(); });
+  r.add("rrdbnet", [](Cfg& c) -> NetPtr { return std::make_shared<RrdbNetImpl>(read_options<RrdbNetOptions>(c)); },
+        [] { return document_options<RrdbNetOptions>(); });
 }
 
 }  // namespace tessera::archs

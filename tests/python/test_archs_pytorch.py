@@ -1,4 +1,4 @@
-"""Every SR arch, checked against independent references:
+"""Every SR arch (ESPCN, EDSR, WDSR, SRResNet, RRDBNet), checked against independent references:
 - its weights file loads with safetensors.torch into the equivalent PyTorch module (strict names
   and shapes), and that module's output equals LibTorch's (max abs error <= 1e-4);
 - its ONNX export (tessera export) runs in onnxruntime at sizes and batch sizes never used when it
@@ -29,6 +29,9 @@ ARCHS = [
     "{type: wdsr, variant: b, scale: 4, num_feat: 10, num_block: 2}",
     "{type: srresnet, scale: 4, num_feat: 16, num_block: 2}",
     "{type: srresnet, scale: 2, num_feat: 8, num_block: 1}",
+    "{type: rrdbnet, scale: 4, num_feat: 16, num_block: 2, num_grow_ch: 8}",
+    "{type: rrdbnet, scale: 2, num_feat: 8, num_block: 1, num_grow_ch: 4}",
+    "{type: rrdbnet, scale: 1, num_feat: 8, num_block: 1, num_grow_ch: 4}",
 ]
 rng = np.random.default_rng(0)
 for i, spec in enumerate(ARCHS):
@@ -51,7 +54,8 @@ for i, spec in enumerate(ARCHS):
     conv_path = os.path.join(a.work, f"arch{i}_conv.onnx")
     run([a.tessera, "export", "--checkpoint", ckpt, "--output", conv_path, "--pixel-shuffle-as-conv"])
     conv_session = ort.InferenceSession(conv_path, providers=["CPUExecutionProvider"])
-    for shape in [(1, 3, 11, 13), (2, 3, 24, 17)]:
+    # RRDBNet x2 and x1 pixel-unshuffle their input: sides divisible by 4.
+    for shape in [(1, 3, 11, 13), (2, 3, 24, 17)] if "rrdbnet" not in spec else [(1, 3, 12, 16), (2, 3, 24, 20)]:
         x = rng.random(shape, dtype=np.float32)
         save_np({"x": x}, os.path.join(a.work, "x.safetensors"))
         run([a.helper, "forward", ckpt, os.path.join(a.work, "x.safetensors"), os.path.join(a.work, "y.safetensors")])

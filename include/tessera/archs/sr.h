@@ -1,4 +1,4 @@
-// Super-resolution archs: ESPCN, EDSR, WDSR-A/B, SRResNet. Paper defaults in each Options struct.
+// Super-resolution archs: ESPCN, EDSR, WDSR-A/B, SRResNet, RRDBNet. Paper defaults in each Options struct.
 #pragma once
 #include <array>
 
@@ -165,6 +165,55 @@ class SrResNetImpl : public NetImpl {
   torch::nn::Sequential body{nullptr}, upsample{nullptr};
 };
 TORCH_MODULE(SrResNet);
+
+// RRDBNet (ESRGAN, Wang et al. 2018), BasicSR's layout and names (conv_first, body.N.rdb1.conv1 ...
+// conv5, conv_body, conv_up1, conv_up2, conv_hr, conv_last): residual-in-residual dense blocks with
+// residual scale 0.2 and LeakyReLU 0.2, two nearest x2 upsamplings; x2 and x1 pixel-unshuffle the
+// input first (BasicSR's rule). Dense-block convs initialised by Kaiming normal scaled by 0.1.
+struct RrdbNetOptions {
+  int64_t scale = 4, channels = 3, num_feat = 64, num_block = 23, num_grow_ch = 32;
+  template <class V>
+  void visit(V& v) {
+    v("scale", scale, "upscale factor (1, 2 or 4)", 1, 4);
+    v("channels", channels, "image channels", 1, 4);
+    v("num_feat", num_feat, "features", 1, 2048);
+    v("num_block", num_block, "RRDB blocks (ESRGAN: 23)", 0, 256);
+    v("num_grow_ch", num_grow_ch, "growth channels of the dense blocks", 1, 1024);
+  }
+  void check(Cfg& c) const;
+};
+class ResidualDenseBlockImpl : public torch::nn::Module {
+ public:
+  ResidualDenseBlockImpl(int64_t feat, int64_t grow);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, conv5{nullptr};
+};
+TORCH_MODULE(ResidualDenseBlock);
+class RrdbImpl : public torch::nn::Module {
+ public:
+  RrdbImpl(int64_t feat, int64_t grow);
+  torch::Tensor forward(const torch::Tensor& x);
+  ResidualDenseBlock rdb1{nullptr}, rdb2{nullptr}, rdb3{nullptr};
+};
+TORCH_MODULE(Rrdb);
+class RrdbNetImpl : public NetImpl {
+ public:
+  explicit RrdbNetImpl(RrdbNetOptions o);
+  torch::Tensor forward(torch::Tensor x) override;
+  std::string type() const override { return "rrdbnet"; }
+  // 3 + 15 per block convs at the body's resolution, then the upsampling convs; x2/x1 work at
+  // 1/2 and 1/4 of the input's resolution, so radius scales by 4 / scale.
+  int64_t receptive_radius() const override { return (4 / opt.scale) * (3 + 15 * opt.num_block + 2); }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
+  int64_t scale() const override { return opt.scale; }
+  int64_t in_channels() const override { return opt.channels; }
+  int64_t unshuffle() const { return 4 / opt.scale; }  // 1 for x4
+
+  RrdbNetOptions opt;
+  torch::nn::Conv2d conv_first{nullptr}, conv_body{nullptr}, conv_up1{nullptr}, conv_up2{nullptr}, conv_hr{nullptr}, conv_last{nullptr};
+  torch::nn::Sequential body{nullptr};
+};
+TORCH_MODULE(RrdbNet);
 
 void register_sr_archs(ArchRegistry& r);
 
