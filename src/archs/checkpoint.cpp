@@ -96,4 +96,37 @@ NetPtr load_net_checkpoint(const std::string& path, const std::vector<std::strin
   return net;
 }
 
+io::TensorFile interpolate_weights(const io::TensorFile& a, const io::TensorFile& b, double alpha, const std::string& a_source,
+                                   const std::string& b_source) {
+  if (!(alpha >= 0 && alpha <= 1)) throw ConfigError("--alpha must be in [0, 1], got " + std::to_string(alpha));
+  auto arch_of = [](const io::TensorFile& f, const std::string& src) {
+    auto it = f.metadata.find("tessera.arch");
+    if (it == f.metadata.end()) throw Error("'" + src + "' has no 'tessera.arch' metadata: it is not a tessera weights file");
+    return yaml_dump(build_arch_from_yaml_text(it->second, src)->options_yaml());  // every default filled in
+  };
+  const std::string arch_a = arch_of(a, a_source), arch_b = arch_of(b, b_source);
+  if (arch_a != arch_b)
+    throw ConfigError("cannot interpolate '" + a_source + "' and '" + b_source + "': their architectures differ (" + arch_a + " vs " +
+                      arch_b + ")");
+  if (a.tensors.size() != b.tensors.size())
+    throw Error("cannot interpolate '" + a_source + "' and '" + b_source + "': they hold " + std::to_string(a.tensors.size()) + " and " +
+                std::to_string(b.tensors.size()) + " tensors");
+  io::TensorFile out;
+  out.metadata = a.metadata;
+  for (const auto& [name, ta] : a.tensors) {
+    const torch::Tensor* tb = b.find(name);
+    if (!tb) throw Error("cannot interpolate: '" + b_source + "' has no tensor '" + name + "' (in '" + a_source + "')");
+    if (tb->sizes() != ta.sizes() || tb->scalar_type() != ta.scalar_type())
+      throw Error("cannot interpolate: tensor '" + name + "' differs in shape or dtype between '" + a_source + "' and '" + b_source + "'");
+    if (!ta.is_floating_point()) {
+      out.tensors.emplace_back(name, ta);
+      continue;
+    }
+    torch::Tensor blended = ta.to(torch::kFloat64) * (1 - alpha) + tb->to(torch::kFloat64) * alpha;
+    out.tensors.emplace_back(name, blended.to(ta.scalar_type()));
+  }
+  out.metadata["tessera.interpolation"] = "(1 - " + std::to_string(alpha) + ") * " + a_source + " + " + std::to_string(alpha) + " * " + b_source;
+  return out;
+}
+
 }  // namespace tessera::archs

@@ -17,5 +17,6 @@ Run add_info(CLI::App& app);
 Run add_sample(CLI::App& app);
 Run add_stylize(CLI::App& app);
 Run add_profile(CLI::App& app);
+Run add_interpolate(CLI::App& app);
 
 }  // namespace tessera::cli

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   add("stylize", "Neural style transfer by optimisation (Gatys et al.)", tessera::cli::add_stylize);
   add("export", "Export a checkpoint to ONNX", tessera::cli::add_export);
   add("profile", "Profile a config's training step (operators by self time)", tessera::cli::add_profile);
+  add("interpolate", "Blend two checkpoints of one architecture: (1 - alpha) A + alpha B (ESRGAN's network interpolation)",
+      tessera::cli::add_interpolate);
   add("info", "Print library versions, devices and CPU features", tessera::cli::add_info);
   if (argc >= 2 && argv[1][0] != '-') {
     std::vector<std::string> names;

@@ -16,6 +16,14 @@ void load_net_weights(torch::nn::Module& net, const io::TensorFile& file, const 
 // task (its tessera.task metadata, checked before anything is built) must be one of them, or a
 // ConfigError says what the file holds and what `command` needs. Non-finite weights are refused.
 NetPtr load_net_checkpoint(const std::string& path, const std::vector<std::string>& tasks = {}, const std::string& command = "");
+// Network interpolation (ESRGAN, Wang et al. 2018, section 3.4): (1 - alpha) a + alpha b for every
+// floating-point tensor of two weight files of one architecture (integer buffers such as
+// BatchNorm's num_batches_tracked are a's). Refuses files of different archs or tensor sets with an
+// Error naming both sources and the first difference. The result carries a's metadata plus
+// tessera.interpolation.
+io::TensorFile interpolate_weights(const io::TensorFile& a, const io::TensorFile& b, double alpha, const std::string& a_source,
+                                   const std::string& b_source);
+
 // "an image-to-image network (upscaler)", "a GAN critic", ... for messages.
 std::string describe_task(const std::string& task);
 
