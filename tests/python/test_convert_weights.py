@@ -1,6 +1,7 @@
 """scripts/convert_weights.py turns PyTorch .pth checkpoints (BasicSR and official EDSR layouts,
-official WDSR) into tessera weight files whose LibTorch output equals the PyTorch module's."""
+official WDSR, RRDBNet from BasicSR/Real-ESRGAN and both original ESRGAN layouts) into tessera weight files whose LibTorch output equals the PyTorch module's."""
 import os
+import re
 import subprocess
 import sys
 
@@ -47,3 +48,31 @@ compare("official_edsr", edsr, os.path.join(a.work, "official.pth"), "--arch", "
 wdsr = reference_archs.WDSR(variant="b", scale=2, num_feat=10, num_block=2, expansion=6)
 torch.save(wdsr.state_dict(), os.path.join(a.work, "wdsr.pth"))
 compare("official_wdsr_b", wdsr, os.path.join(a.work, "wdsr.pth"), "--arch", "wdsr", "--variant", "b", "--scale", "2")
+
+# RRDBNet (ESRGAN): BasicSR / Real-ESRGAN files, the original ESRGAN names and its oldest layout,
+# x4, and a BasicSR x2 file (pixel-unshuffle: input sides divisible by 2).
+rrdb = reference_archs.RRDBNet(scale=4, num_feat=8, num_block=2, num_grow_ch=4)
+torch.save({"params_ema": rrdb.state_dict(), "params": {}}, os.path.join(a.work, "realesrgan.pth"))
+compare("basicsr_rrdbnet", rrdb, os.path.join(a.work, "realesrgan.pth"), "--arch", "rrdbnet")
+esrgan, oldest = {}, {}
+names = {"conv_body.": "trunk_conv.", "conv_up1.": "upconv1.", "conv_up2.": "upconv2.", "conv_hr.": "HRconv."}
+old = {"conv_first.": "model.0.", "trunk_conv.": "model.1.sub.2.", "upconv1.": "model.3.", "upconv2.": "model.6.", "HRconv.": "model.8.",
+       "conv_last.": "model.10."}
+for k, v in rrdb.state_dict().items():
+    if m := re.match(r"body\.(\d+)\.rdb(\d)\.(conv\d)\.(weight|bias)", k):
+        esrgan[f"RRDB_trunk.{m.group(1)}.RDB{m.group(2)}.{m.group(3)}.{m.group(4)}"] = v
+        oldest[f"model.1.sub.{m.group(1)}.RDB{m.group(2)}.{m.group(3)}.0.{m.group(4)}"] = v
+        continue
+    e = next((names[p] + k[len(p):] for p in names if k.startswith(p)), k)
+    esrgan[e] = v
+    oldest[next(old[p] + e[len(p):] for p in old if e.startswith(p))] = v
+torch.save(esrgan, os.path.join(a.work, "esrgan.pth"))
+compare("esrgan_rrdbnet", rrdb, os.path.join(a.work, "esrgan.pth"), "--arch", "rrdbnet", "--scale", "4")
+torch.save(oldest, os.path.join(a.work, "esrgan_old.pth"))
+compare("esrgan_old_rrdbnet", rrdb, os.path.join(a.work, "esrgan_old.pth"), "--arch", "rrdbnet")
+rrdb2 = reference_archs.RRDBNet(scale=2, num_feat=8, num_block=1, num_grow_ch=4)
+torch.save({"params": rrdb2.state_dict()}, os.path.join(a.work, "rrdb_x2.pth"))
+compare("basicsr_rrdbnet_x2", rrdb2, os.path.join(a.work, "rrdb_x2.pth"), "--arch", "rrdbnet")
+r = subprocess.run([sys.executable, convert, os.path.join(a.work, "rrdb_x2.pth"), os.path.join(a.work, "bad.safetensors"), "--arch",
+                    "rrdbnet", "--scale", "4"], capture_output=True, text=True)
+check(r.returncode != 0 and "not --scale 4" in r.stderr, "an RRDBNet x2 file converted with --scale 4 is refused, naming both")
