@@ -225,6 +225,17 @@ void register_generative_emitters() {
     }
     return s;
   });
+  add_emitter<VggDiscriminatorImpl>([](OnnxGraph& g, VggDiscriminatorImpl& n, S x, S) {
+    std::string h = x;
+    for (size_t i = 0; i < n.convs.size(); ++i) {
+      h = emit(g, *n.convs[i], h, "conv" + std::to_string(i));
+      if (n.bns[i]) h = emit(g, *n.bns[i], h, "bn" + std::to_string(i));
+      h = g.add_node("LeakyRelu", {h}, "lrelu" + std::to_string(i), {{"alpha", 0.2f}});
+    }
+    h = g.add_node("Flatten", {h}, "features", {{"axis", int64_t{1}}});
+    h = g.add_node("LeakyRelu", {emit(g, *n.linear1, h, "linear1")}, "lrelu_linear1", {{"alpha", 0.2f}});
+    return exporter::reshape(g, emit(g, *n.linear2, h, "linear2"), {-1}, "score");
+  });
   add_emitter<MlpGeneratorImpl>([](OnnxGraph& g, MlpGeneratorImpl& n, S z, S) { return emit(g, *n.net, z, "net"); });
   add_emitter<MlpCriticImpl>([](OnnxGraph& g, MlpCriticImpl& n, S x, S) {
     return exporter::reshape(g, emit(g, *n.net, x, "net"), {-1}, "score");
@@ -249,12 +260,52 @@ void register_generative_emitters() {
 
 }  // namespace
 
+// ---------------- VGG-style discriminator (BasicSR) ----------------
+void VggDiscriminatorOptions::check(Cfg& c) const {
+  if (input_size != 96 && input_size != 128 && input_size != 256)
+    c.fail("input_size", "must be 96, 128 or 256, got " + std::to_string(input_size));
+}
+
+VggDiscriminatorImpl::VggDiscriminatorImpl(VggDiscriminatorOptions o) : opt(std::move(o)) {
+  const int64_t f = opt.num_feat, stages = opt.input_size == 256 ? 6 : 5;
+  const int64_t mult[6] = {1, 2, 4, 8, 8, 8};
+  int64_t in = opt.channels;
+  for (int64_t s = 0; s < stages; ++s) {
+    const int64_t out = f * mult[s];
+    for (int k = 0; k < 2; ++k) {
+      const std::string id = std::to_string(s) + "_" + std::to_string(k);
+      auto co = k == 0 ? torch::nn::Conv2dOptions(in, out, 3).stride(1).padding(1) : torch::nn::Conv2dOptions(out, out, 4).stride(2).padding(1);
+      convs.push_back(register_module("conv" + id, torch::nn::Conv2d(co.bias(s == 0 && k == 0))));
+      bns.push_back(s == 0 && k == 0 ? torch::nn::BatchNorm2d(nullptr) : register_module("bn" + id, torch::nn::BatchNorm2d(out)));
+      in = out;
+    }
+  }
+  const int64_t side = opt.input_size / (opt.input_size == 256 ? 64 : 32);
+  linear1 = register_module("linear1", torch::nn::Linear(f * 8 * side * side, 100));
+  linear2 = register_module("linear2", torch::nn::Linear(100, 1));
+}
+
+torch::Tensor VggDiscriminatorImpl::score(const torch::Tensor& x, const torch::Tensor&) {
+  TORCH_CHECK(x.size(2) == opt.input_size && x.size(3) == opt.input_size, "vgg_discriminator takes ", opt.input_size, "x",
+              opt.input_size, " inputs (input_size), got ", x.size(2), "x", x.size(3));
+  torch::Tensor h = x;
+  for (size_t i = 0; i < convs.size(); ++i) {
+    h = convs[i](h);
+    if (bns[i]) h = bns[i](h);
+    h = torch::leaky_relu(h, 0.2);
+  }
+  h = torch::leaky_relu(linear1(h.flatten(1)), 0.2);
+  return linear2(h).view({-1});
+}
+
 void register_generative_archs(ArchRegistry& r) {
   register_generative_emitters();
   r.add("dcgan_generator", [](Cfg& c) -> NetPtr { return std::make_shared<DcganGeneratorImpl>(read_options<DcganOptions>(c, false)); },
         [] { return document_options<DcganOptions>(false); });
   r.add("dcgan_critic", [](Cfg& c) -> NetPtr { return std::make_shared<DcganCriticImpl>(read_options<DcganOptions>(c, true)); },
         [] { return document_options<DcganOptions>(true); });
+  r.add("vgg_discriminator", [](Cfg& c) -> NetPtr { return std::make_shared<VggDiscriminatorImpl>(read_options<VggDiscriminatorOptions>(c)); },
+        [] { return document_options<VggDiscriminatorOptions>(); });
   r.add("mlp_generator", [](Cfg& c) -> NetPtr { return std::make_shared<MlpGeneratorImpl>(read_options<MlpOptions>(c, false)); },
         [] { return document_options<MlpOptions>(false); });
   r.add("mlp_critic", [](Cfg& c) -> NetPtr { return std::make_shared<MlpCriticImpl>(read_options<MlpOptions>(c, true)); },

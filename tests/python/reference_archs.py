@@ -180,13 +180,48 @@ class RRDBNet(nn.Module):
         return self.conv_last(self.lrelu(self.conv_hr(feat)))
 
 
+# BasicSR basicsr/archs/discriminator_arch.py VGGStyleDiscriminator, written out (names as there;
+# 96 px inputs as the SRGAN paper's patches: linear1 then takes 8f x 3 x 3).
+class VGGStyleDiscriminator(nn.Module):
+    def __init__(self, channels=3, num_feat=64, input_size=128):
+        super().__init__()
+        self.input_size = input_size
+        f, mult = num_feat, [1, 2, 4, 8, 8, 8]
+        stages = 6 if input_size == 256 else 5
+        cin = channels
+        for s in range(stages):
+            out = f * mult[s]
+            setattr(self, f"conv{s}_0", nn.Conv2d(cin, out, 3, 1, 1, bias=(s == 0)))
+            if s > 0:
+                setattr(self, f"bn{s}_0", nn.BatchNorm2d(out, affine=True))
+            setattr(self, f"conv{s}_1", nn.Conv2d(out, out, 4, 2, 1, bias=False))
+            setattr(self, f"bn{s}_1", nn.BatchNorm2d(out, affine=True))
+            cin = out
+        self.stages = stages
+        side = input_size // (64 if input_size == 256 else 32)
+        self.linear1 = nn.Linear(f * 8 * side * side, 100)
+        self.linear2 = nn.Linear(100, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+
+    def forward(self, x):
+        assert x.size(2) == self.input_size, f"input size must be {self.input_size}"
+        feat = self.lrelu(self.conv0_0(x))
+        feat = self.lrelu(self.bn0_1(self.conv0_1(feat)))
+        for s in range(1, self.stages):
+            feat = self.lrelu(getattr(self, f"bn{s}_0")(getattr(self, f"conv{s}_0")(feat)))
+            feat = self.lrelu(getattr(self, f"bn{s}_1")(getattr(self, f"conv{s}_1")(feat)))
+        feat = self.lrelu(self.linear1(feat.view(feat.size(0), -1)))
+        return self.linear2(feat)
+
+
 def build(options):
     """Builds the module from tessera's arch options (a checkpoint's 'tessera.arch' metadata)."""
     o = dict(options)
     kind = o.pop("type")
     if "rgb_mean" in o:
         o["rgb_mean"] = tuple(o["rgb_mean"])
-    return {"edsr": EDSR, "espcn": ESPCN, "wdsr": WDSR, "srresnet": SRResNet, "rrdbnet": RRDBNet}[kind](**o)
+    return {"edsr": EDSR, "espcn": ESPCN, "wdsr": WDSR, "srresnet": SRResNet, "rrdbnet": RRDBNet,
+            "vgg_discriminator": VGGStyleDiscriminator}[kind](**o)
 
 
 # pytorch/examples fast_neural_style/neural_style/transformer_net.py, written out (inputs in [0, 255]).

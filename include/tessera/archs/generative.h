@@ -94,6 +94,38 @@ class DcganCriticImpl : public CriticImpl {
 };
 TORCH_MODULE(DcganCritic);
 
+// BasicSR's VGGStyleDiscriminator (SRGAN's discriminator; ESRGAN's too): stages of a 3x3 conv then a
+// stride-2 4x4 conv, each with BatchNorm (but the first) and LeakyReLU 0.2, features f, 2f, 4f, 8f,
+// 8f (and 8f more at 256 px), then linear1 (100) and linear2 (1). BasicSR's names (conv0_0,
+// conv0_1/bn0_1, ..., linear1, linear2) so its .pth files load. Input sides 96 (the SRGAN paper's
+// patches), 128 or 256.
+struct VggDiscriminatorOptions {
+  int64_t channels = 3, num_feat = 64, input_size = 128;
+  template <class V>
+  void visit(V& v) {
+    v("channels", channels, "image channels", 1, 4);
+    v("num_feat", num_feat, "features of the first stage", 1, 1024);
+    v("input_size", input_size, "input side: 96, 128 or 256", 96, 256);
+  }
+  void check(Cfg& c) const;
+};
+class VggDiscriminatorImpl : public CriticImpl {
+ public:
+  explicit VggDiscriminatorImpl(VggDiscriminatorOptions o);
+  torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) override;
+  std::string type() const override { return "vgg_discriminator"; }
+  YAML::Node options_yaml() const override { return write_options(opt, type()); }
+  int64_t in_channels() const override { return opt.channels; }
+  std::vector<int64_t> input_shape() const override { return {opt.channels, opt.input_size, opt.input_size}; }
+
+  VggDiscriminatorOptions opt;
+  // In order: conv0_0 (no norm), conv0_1 + bn0_1, conv1_0 + bn1_0, ...; bns[0] is empty.
+  std::vector<torch::nn::Conv2d> convs;
+  std::vector<torch::nn::BatchNorm2d> bns;
+  torch::nn::Linear linear1{nullptr}, linear2{nullptr};
+};
+TORCH_MODULE(VggDiscriminator);
+
 struct MlpOptions {
   int64_t in_dim = 2, out_dim = 2, hidden = 256, layers = 3, latent_dim = 2;
   std::string norm = "none";
