@@ -1,6 +1,4 @@
 // Recipes gan, wgan, wgan_gp and cgan: one adversarial procedure with each paper's defaults.
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "generative_common.h"
@@ -180,18 +178,9 @@ class GanRecipe : public Recipe {
   }
 
 
-  // Image datasets must give the generator's sample shape (else the critic fails mid-step).
   void check_data(const data::Dataset& train, const data::Dataset* val) const override {
-    const std::vector<int64_t> want = gen_->as<archs::GeneratorImpl>().sample_shape();
-    for (auto [split, ds] : {std::pair{"train", &train}, std::pair{"val", val}}) {
-      auto* li = dynamic_cast<const data::LabelledImages*>(ds);
-      if (!li || want.size() != 3) continue;
-      const auto got = li->images().sizes().slice(1).vec();
-      if (got != want)
-        throw ConfigError(fmt::format("{}: data.{} gives images of [C, H, W] = [{}] but the networks make and judge [{}]: set "
-                                      "networks.generator and networks.critic image_size/channels to match the data",
-                                      file_, split, fmt::join(got, ", "), fmt::join(want, ", ")));
-    }
+    check_image_shapes(file_, train, val, gen_->as<archs::GeneratorImpl>().sample_shape(),
+                       "networks.generator and networks.critic image_size/channels");
   }
 
   std::string best_metric() const override { return best_; }

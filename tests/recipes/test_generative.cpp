@@ -227,3 +227,12 @@ TEST_CASE("a GAN whose networks' image size differs from the data's is a config 
                       Catch::Matchers::Contains("data.train gives images of [C, H, W] = [1, 8, 8]") &&
                           Catch::Matchers::Contains("[1, 32, 32]") && Catch::Matchers::Contains("image_size"));
 }
+
+TEST_CASE("an autoencoder or VAE whose image size differs from the data's is a config error naming the key", "[vae][config]") {
+  YAML::Node root = YAML::LoadFile((test::source_dir() / "configs/vae/vae_smoke.yaml").string());
+  root["network"]["image_size"] = 16;
+  for (const char* split : {"train", "val"}) root["data"][split]["path"] = (test::source_dir() / "datasets/digits/digits.csv").string();
+  REQUIRE_THROWS_WITH(recipes::build_training(root, "vae_smoke.yaml"),
+                      Catch::Matchers::Contains("data.train gives images of [C, H, W] = [1, 8, 8]") &&
+                          Catch::Matchers::Contains("[1, 16, 16]") && Catch::Matchers::Contains("network.image_size"));
+}
