@@ -107,7 +107,7 @@ TEST_CASE("the gradient scaler skips a step on inf/NaN gradients, backs off, and
   CHECK(scaler.scale_value() == 512.0);
 }
 
-TEST_CASE("unscaled gradients equal fp32 gradients; scaler state round-trips", "[optim][amp]") {
+TEST_CASE("unscaled gradients equal fp32 gradients, and the scaler state round-trips", "[optim][amp]") {
   torch::manual_seed(0);
   torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 4, 3).padding(1));
   torch::Tensor x = torch::randn({2, 3, 8, 8});

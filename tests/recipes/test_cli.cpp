@@ -173,7 +173,7 @@ TEST_CASE("config.yaml is the whole resolved config: every default filled in, an
   REQUIRE(rows(dir / "a/metrics.jsonl") == rows(dir / "b/metrics.jsonl"));
 }
 
-TEST_CASE("profile prints the operators of a training step by self time; bad arguments are refused", "[cli][profile]") {
+TEST_CASE("profile prints the operators of a training step by self time and refuses bad arguments", "[cli][profile]") {
   auto dir = test::temp_dir("cli_profile");
   auto args = smoke_args(dir / "unused", {"recipe.channels_last=true"});
   // smoke_args is a train command line: make it a profile one (no --run-dir).
