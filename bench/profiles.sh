@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The operator profiles of each family's training step (tessera profile), written to
-# docs/profiles.md. Sizes are each paper's (EDSR-baseline x2 on 16 x 48x48 patches, Johnson at
-# 256x256 batch 4, WGAN-GP DCGAN at 32x32, VAE), data the repository provides.
+# docs/profiles.md. Sizes: EDSR-baseline x2 on 16 x 48x48 patches, the Johnson recipe at
+# 256x256 batch 4 (with the smoke config's small TransformerNet), WGAN-GP DCGAN at 32x32, VAE; data
+# the repository provides.
 #   bench/profiles.sh [build/tessera]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,7 +21,7 @@ SR=(configs/sr/sr_smoke.yaml network.num_feat=64 network.num_block=16 data.batch
 run "EDSR-baseline x2, fp32, NCHW" "${SR[@]}"
 run "EDSR-baseline x2, fp32, channels_last, fused Adam" "${SR[@]}" recipe.channels_last=true recipe.optimizer.fused=true
 run "EDSR-baseline x2, bf16 autocast, channels_last" "${SR[@]}" recipe.channels_last=true recipe.amp=bf16
-run "Johnson TransformerNet + VGG16 losses, 256x256, batch 4" configs/style/johnson_smoke.yaml data.batch_size=4 data.train.size=256 data.train.crop=256
+run "Johnson recipe, the smoke config's small TransformerNet + VGG16 losses, 256x256, batch 4" configs/style/johnson_smoke.yaml data.batch_size=4 data.train.size=256 data.train.crop=256
 G=(networks.generator.image_size=32 networks.critic.image_size=32 networks.generator.channels=3 networks.critic.channels=3
    networks.generator.base=64 networks.critic.base=64)
 run "WGAN-GP, DCGAN 32x32 RGB (base 64), batch 64" configs/gan/wgan_gp_smoke.yaml "${G[@]}" data.batch_size=64 \

@@ -5,10 +5,10 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 
 #include "tessera/core/config.h"
+#include "tessera/io/files.h"
 #include "tessera/recipes/trainer.h"
 
 namespace tessera::recipes {
@@ -64,11 +64,11 @@ int profile(const ProfileArgs& args) {
     if (t.device.is_cuda()) torch::cuda::synchronize();
   };
   int64_t step = 0;
-  for (; step < args.warmup; ++step) t.recipe->train_step(loader.batch(step), step);
+  for (; step < args.warmup; ++step) run_train_step(*t.recipe, loader.batch(step), step);
   sync();
   prof::enableProfilerLegacy(prof::ProfilerConfig(t.device.is_cuda() ? prof::ProfilerState::CUDA : prof::ProfilerState::CPU));
   const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < args.steps; ++i, ++step) t.recipe->train_step(loader.batch(step), step);
+  for (int64_t i = 0; i < args.steps; ++i, ++step) run_train_step(*t.recipe, loader.batch(step), step);
   sync();
   const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   auto ops = aggregate(prof::disableProfilerLegacy());
@@ -86,10 +86,7 @@ int profile(const ProfileArgs& args) {
                          o.self_us / 1e3 / args.steps, 100 * o.self_us / std::max(1.0, self_sum), o.total_us / 1e3 / args.steps);
   }
   std::printf("%s", table.c_str());
-  if (!args.output.empty()) {
-    std::ofstream out(args.output);
-    if (!(out << table)) throw Error("cannot write '" + args.output + "'");
-  }
+  if (!args.output.empty()) io::write_file_atomic(args.output, table);
   return 0;
 }
 

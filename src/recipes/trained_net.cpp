@@ -120,6 +120,8 @@ void TrainedNet::load(torch::serialize::InputArchive& ar) {
   ar.read(opt_.state_net, net_ar);
   ar.read(opt_.state_optimizer, opt_ar);
   net_->load(net_ar);
+  // Loading replaces the parameters with the checkpoint's tensors: keep the configured layout.
+  if (opt_.precision && opt_.precision->channels_last()) archs::to_channels_last(*net_);
   optimizer_->load(opt_ar);
   if (ema_)
     for (size_t i = 0; i < ema_->shadow().size(); ++i) {

@@ -229,6 +229,17 @@ std::vector<fs::path> list_checkpoints(const fs::path& run_dir) {
   return out;
 }
 
+Scalars run_train_step(Recipe& recipe, const data::Batch& batch, int64_t step) {
+  Scalars s = recipe.train_step(batch, step);
+  if (Precision* p = recipe.precision(); p && p->scaler()) {
+    // A step the scaler skipped (an fp16 overflow) has non-finite losses: left out of the averages.
+    std::erase_if(s, [](const auto& kv) { return !std::isfinite(kv.second); });
+    s["loss_scale"] = p->scaler()->scale_value();  // before this iteration's update, as the step used it
+    p->scaler()->update();
+  }
+  return s;
+}
+
 Training build_training(YAML::Node root_node, const std::string& file) {
   const YAML::Node input = yaml_clone(root_node);
   Cfg root(root_node, "", file);
@@ -546,13 +557,7 @@ int train(const TrainArgs& args) {
 
   while (st.step < to.total_steps) {
     data::Batch batch = loader.batch(st.step);
-    Scalars s = recipe->train_step(batch, st.step);
-    if (Precision* p = recipe->precision(); p && p->scaler()) {
-      // A step the scaler skipped (an fp16 overflow) has non-finite losses: left out of the averages.
-      std::erase_if(s, [](const auto& kv) { return !std::isfinite(kv.second); });
-      s["loss_scale"] = p->scaler()->scale_value();  // before this iteration's update, as the step used it
-      p->scaler()->update();
-    }
+    Scalars s = run_train_step(*recipe, batch, st.step);
     ++st.step;
     for (const auto& [k, v] : s) {
       acc[k].first += v;

@@ -189,6 +189,14 @@ TEST_CASE("profile prints the operators of a training step by self time and refu
   REQUIRE_THAT(r.output, Contains("| operator | calls/step | self ms/step") && Contains("convolution"));
   REQUIRE(io::read_file(dir / "table.md").find("convolution") != std::string::npos);
   REQUIRE_FALSE(fs::exists(dir / "unused"));
+  // Under fp16 the profiled steps run the Trainer's loss-scaler bookkeeping: each step unscales.
+  std::vector<std::string> fp16 = prof;
+  fp16.insert(fp16.begin() + 2, "recipe.amp=fp16");
+  for (const char* a : {"--top", "1000"}) fp16.push_back(a);
+  r = test::run_cli(fp16);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("| `aten::_amp_foreach_non_finite_check_and_unscale_` | 1.0 |"));
   prof.push_back("--steps");
   prof.push_back("0");
   r = test::run_cli(prof);

@@ -45,6 +45,11 @@ struct Training {
 // Seeds LibTorch's generators with the config's seed before building the networks.
 Training build_training(YAML::Node root, const std::string& file);
 
+// One training step as the Trainer runs it: recipe.train_step, then the mixed-precision bookkeeping
+// (the loss scaler's update once per iteration, `loss_scale` logged, the non-finite losses of a step
+// the scaler skipped left out). `tessera profile` runs its steps through this too.
+Scalars run_train_step(Recipe& recipe, const data::Batch& batch, int64_t step);
+
 // Runs a whole training from a config file. Returns the process exit code.
 int train(const TrainArgs& args);
 
