@@ -85,3 +85,23 @@ else
   mv "$style.tmp" "$style"
   log "datasets/style: $(ls "$style/content" | wc -l) content, $(ls "$style/styles" | wc -l) style images"
 fi
+
+# datasets/cyclegan: unpaired colour-translation data for the CycleGAN configs, demo and tests
+# (scripts/make_cyclegan_data.py: tiles of some photographs as A, of others through a colour matrix
+# as B, aligned held-out pairs as testA/testB).
+cyc="$TESSERA_ROOT/datasets/cyclegan"
+cyc_want="cyclegan-v1"
+if [ -f "$cyc/.complete" ] && [ "$(cat "$cyc/.complete")" = "$cyc_want" ]; then
+  log "datasets/cyclegan is up to date"
+else
+  [ -x "$TESSERA_PYTHON" ] || die "datasets/cyclegan needs the venv: run scripts/bootstrap.sh first"
+  src="$(skimage_src)"
+  sk="$(find "$(unpack_deb python3-sklearn)" -type d -path '*sklearn/datasets/images' | head -n1)"
+  [ -n "$src" ] && [ -n "$sk" ] || die "no skimage/data or sklearn/datasets/images folder in the Debian packages"
+  rm -rf "$cyc.tmp"
+  "$TESSERA_PYTHON" "$TESSERA_ROOT/scripts/make_cyclegan_data.py" "$src" "$sk" "$cyc.tmp"
+  echo "$cyc_want" > "$cyc.tmp/.complete"
+  rm -rf "$cyc"
+  mv "$cyc.tmp" "$cyc"
+  log "datasets/cyclegan: $(ls "$cyc/trainA" | wc -l) A, $(ls "$cyc/trainB" | wc -l) B training tiles, $(ls "$cyc/testA" | wc -l) test pairs"
+fi

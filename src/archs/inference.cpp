@@ -65,10 +65,22 @@ torch::Tensor run_image(NetImpl& net, const torch::Tensor& lq_in, const TileOpti
   c10::InferenceMode inference;
   torch::Tensor lq = lq_in.dim() == 3 ? lq_in.unsqueeze(0) : lq_in;
   const int64_t s = net.scale(), h = lq.size(2), w = lq.size(3);
+  const int64_t m = net.size_multiple();
   auto forward = [&](const torch::Tensor& x) {
     torch::Tensor in = x.to(device, opt.dtype);
+    // Sides the network cannot take are reflect-padded up to its multiple and cropped back after.
+    const int64_t xh = in.size(2), xw = in.size(3), ph = (m - xh % m) % m, pw = (m - xw % m) % m;
+    if (ph || pw) {
+      namespace F = torch::nn::functional;
+      auto pad = F::PadFuncOptions({0, pw, 0, ph});
+      if (ph < xh && pw < xw) pad.mode(torch::kReflect);
+      else pad.mode(torch::kReplicate);
+      in = F::pad(in, pad);
+    }
     if (opt.channels_last) in = in.contiguous(torch::MemoryFormat::ChannelsLast);
-    return net.forward(in).to(torch::kCPU, torch::kFloat32).contiguous();
+    torch::Tensor y = net.forward(in);
+    if (ph || pw) y = y.index({Slice(), Slice(), Slice(0, xh * s), Slice(0, xw * s)});
+    return y.to(torch::kCPU, torch::kFloat32).contiguous();
   };
   if (opt.tile <= 0 || (opt.tile >= h && opt.tile >= w)) return forward(lq)[0];
   torch::Tensor out = torch::empty({lq.size(1), h * s, w * s});  // SR nets keep the channel count

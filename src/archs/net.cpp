@@ -1,6 +1,7 @@
 #include "tessera/archs/net.h"
 
 #include "tessera/archs/generative.h"
+#include "tessera/archs/image_gan.h"
 #include "tessera/archs/inception.h"
 #include "tessera/archs/sr.h"
 #include "tessera/archs/style.h"
@@ -21,6 +22,7 @@ void register_builtin_archs() {
   register_inception_arch(r);
   register_vgg_arch(r);
   register_style_archs(r);
+  register_image_gan_archs(r);
 }
 
 NetPtr build_arch(Cfg cfg) {

@@ -37,7 +37,7 @@ Run add_apply(CLI::App& app) {
     bool nchw = false;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors), checkpoint directory or run directory")->required();
+  app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors; a CycleGAN's generator_ab or generator_ba.safetensors), checkpoint directory or run directory (a CycleGAN run: A->B)")->required();
   app.add_option("input", a->input, "image file or folder of images")->required();
   app.add_option("output", a->output, "output image file, or folder when the input is a folder")->required();
   app.add_option("--tile", a->tile,
@@ -50,7 +50,7 @@ Run add_apply(CLI::App& app) {
                  "AVX512_BF16 or AMX and on GPUs, at a small PSNR cost; docs/benchmarks.md)")->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_flag("--nchw", a->nchw, "keep NCHW layout instead of channels-last (for comparison)");
   return [a] {
-    archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors"}, {"image_to_image"}, "apply");
+    archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator_ab.safetensors"}, {"image_to_image"}, "apply");
     if (net->in_channels() != 3)
       throw ConfigError("'" + a->checkpoint + "' takes " + std::to_string(net->in_channels()) + "-channel input; apply feeds RGB images");
     const bool auto_tile = a->tile == "auto";

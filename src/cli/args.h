@@ -7,13 +7,9 @@
 #include <vector>
 
 #include "tessera/archs/net.h"
+#include "tessera/recipes/run_dir.h"
 
 namespace tessera::cli {
-
-// The weights file `arg` names: the file itself; in a checkpoint directory the first of
-// `file_names` it holds; in a run directory, that file in checkpoints/best (or the newest
-// step_NNNNNNNN when the run has no best yet). Errors say what the directory holds.
-std::string resolve_weights(const std::string& arg, const std::vector<std::string>& file_names);
 
 // resolve_weights + archs::load_net_checkpoint with the tasks `command` runs.
 archs::NetPtr load_for_command(const std::string& arg, const std::vector<std::string>& file_names,

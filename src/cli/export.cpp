@@ -37,7 +37,7 @@ Run add_export(CLI::App& app) {
       opt.height = h;
       opt.width = w;
     }
-    archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors"},
+    archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors", "generator_ab.safetensors"},
                                          {"image_to_image", "generator", "autoencoder", "critic", "classifier", "feature_extractor"}, "export");
     exporter::export_onnx_file(*net, a->output, opt);
     std::string inputs = archs::as_generator(*net) ? "input 'z' (latent code)" : "input 'input' float32 NCHW in [0,1]";

@@ -23,7 +23,7 @@ Run add_interpolate(CLI::App& app) {
   app.add_option("--output", args->output, "weights file to write (safetensors)")->required();
   return [args] {
     const std::vector<std::string> names{"model.safetensors", "generator.safetensors"};
-    const std::string pa = resolve_weights(args->a, names), pb = resolve_weights(args->b, names);
+    const std::string pa = recipes::resolve_weights(args->a, names), pb = recipes::resolve_weights(args->b, names);
     namespace fs = std::filesystem;
     for (const auto& in : {pa, pb})
       if (fs::exists(args->output) && io::same_file(args->output, in))

@@ -47,6 +47,7 @@ std::string export_onnx(archs::NetImpl& net, const ExportOptions& opt) {
   g.set_metadata("tessera.arch", yaml_dump(net.options_yaml()));
   g.set_metadata("tessera.task", net.task());
   g.set_metadata("tessera.scale", std::to_string(net.scale()));
+  g.set_metadata("tessera.size_multiple", std::to_string(net.size_multiple()));
   auto dim = [](int64_t v, const char* name) -> Dim { return v > 0 ? Dim(v) : Dim(std::string(name)); };
   const Dim batch = dim(opt.batch, "batch");
   // Generators and the decoders of autoencoders take a latent code (and a label when conditional).

@@ -49,6 +49,18 @@ torch::Tensor content_loss(const FeatureMap& x, const FeatureMap& target, const 
   return total;
 }
 
+torch::Tensor perceptual_loss(const FeatureMap& x, const FeatureMap& target, const LayerWeights& w, const std::string& criterion,
+                              double feature_scale) {
+  if (criterion != "l1" && criterion != "mse") throw Error("perceptual loss: criterion '" + criterion + "' is not l1 or mse");
+  torch::Tensor total;
+  for (const auto& [name, weight] : w) {
+    torch::Tensor d = (tap(x, name, "perceptual loss") - tap(target, name, "perceptual target")) * feature_scale;
+    torch::Tensor term = weight * (criterion == "l1" ? d.abs().mean() : d.square().mean());
+    total = total.defined() ? total + term : term;
+  }
+  return total;
+}
+
 torch::Tensor style_loss(const FeatureMap& x, const FeatureMap& target_grams, const LayerWeights& w, bool normalize) {
   torch::Tensor total;
   for (const auto& [name, weight] : w) {

@@ -1,6 +1,7 @@
 #include "tessera/nn/layers.h"
 
 #include "tessera/core/error.h"
+#include "tessera/ops/ops.h"
 
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -23,6 +24,65 @@ torch::Tensor WnConv2dImpl::weight() const {
 
 torch::Tensor WnConv2dImpl::forward(const torch::Tensor& x) {
   return torch::conv2d(x, weight(), bias, 1, kernel_ / 2);
+}
+
+SnConv2dImpl::SnConv2dImpl(torch::nn::Conv2dOptions o, int64_t power_iterations, double eps)
+    : options(std::move(o)), power_iterations_(power_iterations), eps_(eps) {
+  torch::nn::Conv2d init(options);  // PyTorch's default initialisation of the wrapped conv
+  weight_orig = register_parameter("weight_orig", init->weight.detach().clone());
+  if (options.bias()) bias = register_parameter("bias", init->bias.detach().clone());
+  const int64_t h = weight_orig.size(0), w = weight_orig.numel() / h;
+  weight_u = register_buffer("weight_u", torch::nn::functional::normalize(torch::randn({h}), torch::nn::functional::NormalizeFuncOptions().dim(0).eps(eps_)));
+  weight_v = register_buffer("weight_v", torch::nn::functional::normalize(torch::randn({w}), torch::nn::functional::NormalizeFuncOptions().dim(0).eps(eps_)));
+}
+
+torch::Tensor SnConv2dImpl::normalized_weight() const {
+  const torch::Tensor mat = weight_orig.reshape({weight_orig.size(0), -1});
+  // u and v as they are now (cloned: a later power iteration updates the buffers in place).
+  const torch::Tensor sigma = torch::dot(weight_u.clone(), torch::mv(mat, weight_v.clone()));
+  return weight_orig / sigma;
+}
+
+torch::Tensor SnConv2dImpl::weight() {
+  if (is_training() && power_iterations_ > 0) {
+    torch::NoGradGuard ng;
+    namespace F = torch::nn::functional;
+    const auto norm = F::NormalizeFuncOptions().dim(0).eps(eps_);
+    const torch::Tensor mat = weight_orig.reshape({weight_orig.size(0), -1});
+    for (int64_t i = 0; i < power_iterations_; ++i) {
+      weight_v.copy_(F::normalize(torch::mv(mat.t(), weight_u), norm));
+      weight_u.copy_(F::normalize(torch::mv(mat, weight_v), norm));
+    }
+  }
+  return normalized_weight();
+}
+
+torch::Tensor SnConv2dImpl::forward(const torch::Tensor& x) {
+  const auto& pad = std::get<torch::ExpandingArray<2>>(options.padding());
+  return torch::conv2d(x, weight(), bias, options.stride(), pad, options.dilation(), options.groups());
+}
+
+torch::Tensor forward_fused(torch::nn::SequentialImpl& seq, torch::Tensor x) {
+  for (auto it = seq.begin(); it != seq.end(); ++it) {
+    auto* in = it->ptr()->as<torch::nn::InstanceNorm2dImpl>();
+    if (!in || in->options.track_running_stats()) {
+      x = it->forward(x);
+      continue;
+    }
+    std::string act = "none";
+    double slope = 0.01;
+    if (auto next = std::next(it); next != seq.end()) {
+      if (next->ptr()->as<torch::nn::ReLUImpl>()) {
+        act = "relu", it = next;
+      } else if (auto* lr = next->ptr()->as<torch::nn::LeakyReLUImpl>()) {
+        act = "leaky_relu", slope = lr->options.negative_slope(), it = next;
+      }
+    }
+    const bool affine = in->options.affine();
+    x = ops::instance_norm_act(x, affine ? c10::optional<at::Tensor>(in->weight) : c10::nullopt,
+                               affine ? c10::optional<at::Tensor>(in->bias) : c10::nullopt, in->options.eps(), act, slope);
+  }
+  return x;
 }
 
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, bool bias) {

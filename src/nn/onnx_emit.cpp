@@ -155,10 +155,24 @@ void register_layer_emitters() {
     return batch_norm(g, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.options.eps(), x, p);
   });
   add_emitter<InstanceNorm2dImpl>([](OnnxGraph& g, InstanceNorm2dImpl& n, S x, S p) {
-    TORCH_CHECK(n.options.affine() && !n.options.track_running_stats(), "ONNX export of '", p,
-                "': only affine instance norm without running statistics is supported");
-    return g.add_node("InstanceNormalization", {x, tensor_init(g, p + ".weight", n.weight), tensor_init(g, p + ".bias", n.bias)}, p,
+    TORCH_CHECK(!n.options.track_running_stats(), "ONNX export of '", p, "': only instance norm without running statistics is supported");
+    const int64_t c = n.options.num_features();
+    // Without affine parameters (CycleGAN's), the op's scale and bias are ones and zeros.
+    const torch::Tensor w = n.options.affine() ? n.weight : torch::ones({c}), b = n.options.affine() ? n.bias : torch::zeros({c});
+    return g.add_node("InstanceNormalization", {x, tensor_init(g, p + ".weight", w), tensor_init(g, p + ".bias", b)}, p,
                       {{"epsilon", static_cast<float>(n.options.eps())}});
+  });
+  add_emitter<ReflectionPad2dImpl>([](OnnxGraph& g, ReflectionPad2dImpl& r, S x, S p) {
+    const auto& q = *r.options.padding();  // left, right, top, bottom
+    const int64_t pads[8] = {0, 0, q[2], q[0], 0, 0, q[3], q[1]};
+    return g.add_node("Pad", {x, g.add_initializer_i64(p + ".pads", {8}, pads)}, p + ".pad", {{"mode", std::string("reflect")}});
+  });
+  add_emitter<DropoutImpl>([](OnnxGraph&, DropoutImpl&, S x, S) { return x; });  // inference: the identity
+  add_emitter<nn::SnConv2dImpl>([](OnnxGraph& g, nn::SnConv2dImpl& c, S x, S p) {
+    torch::NoGradGuard ng;
+    const auto& pad = std::get<torch::ExpandingArray<2>>(c.options.padding());
+    // Spectral norm folded into the weight, from the stored u, v (as eval mode computes it).
+    return conv_node(g, x, c.normalized_weight(), c.options.bias() ? c.bias : torch::Tensor(), p, pair_of(c.options.stride()), pair_of(pad));
   });
   add_emitter<GroupNormImpl>([](OnnxGraph& g, GroupNormImpl& n, S x, S p) {
     // GroupNormalization is opset 18; one group (LayerNorm over C, H, W) is what the critics use.
@@ -183,12 +197,13 @@ void register_layer_emitters() {
     std::vector<std::string> in{x, tensor_init(g, p + ".weight", c.weight)};
     if (o.bias()) in.push_back(tensor_init(g, p + ".bias", c.bias));
     const auto* pads = std::get_if<torch::ExpandingArray<2>>(&o.padding());
-    TORCH_CHECK(pads && o.groups() == 1 && o.dilation()->at(0) == 1 && o.output_padding()->at(0) == 0 && o.output_padding()->at(1) == 0,
-                "ONNX export of '", p, "': ConvTranspose2d needs explicit padding, no groups, dilation or output padding");
+    TORCH_CHECK(pads && o.groups() == 1 && o.dilation()->at(0) == 1, "ONNX export of '", p,
+                "': ConvTranspose2d needs explicit padding, no groups or dilation");
     const int64_t ph = (*pads)->at(0), pw = (*pads)->at(1);
     return g.add_node("ConvTranspose", in, p, {{"kernel_shape", std::vector<int64_t>{o.kernel_size()->at(0), o.kernel_size()->at(1)}},
                                                {"strides", std::vector<int64_t>{o.stride()->at(0), o.stride()->at(1)}},
-                                               {"pads", std::vector<int64_t>{ph, pw, ph, pw}}});
+                                               {"pads", std::vector<int64_t>{ph, pw, ph, pw}},
+                                               {"output_padding", std::vector<int64_t>{o.output_padding()->at(0), o.output_padding()->at(1)}}});
   });
   auto pool_attrs = [](S p, const torch::ExpandingArray<2>& k, const torch::ExpandingArray<2>& s, const torch::ExpandingArray<2>& pad, bool ceil) {
     TORCH_CHECK(!ceil, "ONNX export of '", p, "': ceil_mode pooling is not supported");

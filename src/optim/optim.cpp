@@ -97,6 +97,12 @@ void register_builtin_schedules() {
     c.finish();
     return s;
   });
+  r.add("linear", [common](Cfg& c, int64_t total) {
+    LrSchedule s = common(c, "linear", total);
+    s.decay_start = c.get<int64_t>("decay_start", total / 2, 0, std::max<int64_t>(0, total - 1));
+    c.finish();
+    return s;
+  });
   r.add("cosine", [common](Cfg& c, int64_t total) {
     LrSchedule s = common(c, "cosine", total);
     s.eta_min_factor = c.get<double>("eta_min_factor", 0.0, 0.0, 1.0);
@@ -118,6 +124,9 @@ double LrSchedule::factor(int64_t step) const {
   } else if (type == "multistep") {
     int64_t k = std::upper_bound(milestones.begin(), milestones.end(), step) - milestones.begin();
     f = std::pow(gamma, static_cast<double>(k));
+  } else if (type == "linear") {
+    // junyanz's 'linear' policy per step: 1 - max(0, step + 1 - start) / (total - start + 1).
+    f = 1.0 - static_cast<double>(std::max<int64_t>(0, step + 1 - decay_start)) / static_cast<double>(total_steps - decay_start + 1);
   } else if (type == "cosine") {
     const double span = std::max<int64_t>(1, total_steps - warmup_steps);
     const double t = std::clamp(static_cast<double>(step - warmup_steps) / span, 0.0, 1.0);

@@ -14,8 +14,10 @@ void register_builtin_recipes() {
   auto& r = recipe_registry();
   if (r.contains("sr")) return;
   register_sr_recipe(r);
+  register_sr_gan_recipes(r);
   register_generative_recipes(r);
   register_style_recipe(r);
+  register_cyclegan_recipe(r);
 }
 
 RecipePtr build_recipe(Cfg& root, torch::Device device, int64_t total_steps) {

@@ -17,6 +17,7 @@
 #include "tessera/core/config.h"
 #include "tessera/core/error.h"
 #include "tessera/io/files.h"
+#include "tessera/recipes/trainer.h"
 
 namespace tessera::recipes {
 
@@ -228,6 +229,29 @@ std::string shell_command(const std::vector<std::string>& args) {
     out += (out.empty() ? "" : " ") + q;
   }
   return out;
+}
+
+std::string resolve_weights(const std::string& arg, const std::vector<std::string>& file_names) {
+  if (!fs::is_directory(arg)) return arg;  // a file (or a missing path, reported by the loader)
+  fs::path dir(arg);
+  if (fs::is_directory(dir / "checkpoints")) {
+    const auto steps = recipes::list_checkpoints(dir);
+    if (fs::is_directory(dir / "checkpoints" / "best")) dir = dir / "checkpoints" / "best";
+    else if (!steps.empty()) dir = steps.front();
+    else throw ConfigError("run directory '" + arg + "' has no checkpoints yet");
+  }
+  for (const auto& n : file_names)
+    if (fs::is_regular_file(dir / n)) {
+      spdlog::info("using {}", (dir / n).string());
+      return (dir / n).string();
+    }
+  std::string held;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") held += (held.empty() ? "" : ", ") + e.path().filename().string();
+  std::string wanted;
+  for (const auto& n : file_names) wanted += (wanted.empty() ? "" : " or ") + n;
+  throw ConfigError("'" + arg + "' is a directory without " + wanted + (held.empty() ? " (it holds no weights file)" : " (it holds " + held + ")") +
+                    "; pass a weights file, a checkpoint directory or a run directory");
 }
 
 }  // namespace tessera::recipes

@@ -49,6 +49,46 @@ SrEvaluation evaluate_sr(archs::NetImpl& net, const data::SrFolderDataset& val, 
   return ev;
 }
 
+SrValidation::SrValidation(Cfg vc, archs::NetImpl& net) {
+  quality_.y_channel = vc.get<bool>("y_channel", true);
+  quality_.crop_border = vc.get<int64_t>("crop_border", net.scale(), 0, 1024);
+  samples_ = vc.get<int64_t>("save_images", 3, 0, 1000);
+  metric_names_ = vc.get<std::vector<std::string>>("metrics", {"psnr", "ssim"});
+  if (metric_names_.empty()) vc.fail("metrics", "needs at least one metric");
+  for (size_t i = 0; i < metric_names_.size(); ++i) metrics::build_metric(metric_names_[i], vc.where("metrics") + "[" + std::to_string(i) + "]");
+  tile_ = archs::checked_tiles(net, vc.get<int64_t>("tile", 0, 0, 1 << 20), -1, vc.where("tile"));
+  vc.finish();
+}
+
+ValResult SrValidation::run(archs::NetImpl& net, const data::Dataset* val, torch::Device device, const std::string& recipe) const {
+  if (!val) return {};
+  auto* sr_val = dynamic_cast<const data::SrFolderDataset*>(val);
+  if (!sr_val) throw ConfigError("the " + recipe + " recipe validates on an sr_folder dataset (data.val)");
+  SrEvaluation ev = evaluate_sr(net, *sr_val, quality_, metric_names_, tile_, device, static_cast<size_t>(samples_));
+  const std::string sfx = quality_.y_channel ? "_y" : "_rgb";
+  ValResult r;
+  for (const auto& m : metric_names_) {
+    r.metrics[m + sfx] = ev.model.at(m);
+    r.metrics["bicubic_" + m + sfx] = ev.bicubic.at(m);
+  }
+  r.images = ev.samples;
+  return r;
+}
+
+std::string SrValidation::best_metric() const { return metric_names_.front() + (quality_.y_channel ? "_y" : "_rgb"); }
+
+void SrValidation::check_data(const std::string& file, const std::string& recipe, int64_t scale, const data::Dataset& train,
+                              const data::Dataset* val) {
+  for (auto [split, ds] : {std::pair{"train", &train}, std::pair{"val", val}}) {
+    if (!ds) continue;
+    auto* sr = dynamic_cast<const data::SrFolderDataset*>(ds);
+    if (!sr) throw ConfigError(file + ": data." + split + ": the " + recipe + " recipe trains and validates on sr_folder datasets");
+    if (sr->scale() != scale)
+      throw ConfigError(file + ": data." + split + ".scale is " + std::to_string(sr->scale()) + " but network.scale is " +
+                        std::to_string(scale) + ": they must be equal");
+  }
+}
+
 namespace {
 
 class SrRecipe : public Recipe {
@@ -65,15 +105,7 @@ class SrRecipe : public Recipe {
     precision_ = std::make_shared<Precision>(rc, device_);
     tno.precision = precision_;
     net_ = std::make_unique<TrainedNet>(net, rc, tno, total_steps, device_, "network");
-    Cfg vc = rc.child("val", true);
-    quality_.y_channel = vc.get<bool>("y_channel", true);
-    quality_.crop_border = vc.get<int64_t>("crop_border", net->scale(), 0, 1024);
-    val_samples_ = vc.get<int64_t>("save_images", 3, 0, 1000);
-    metric_names_ = vc.get<std::vector<std::string>>("metrics", {"psnr", "ssim"});
-    if (metric_names_.empty()) vc.fail("metrics", "needs at least one metric");
-    for (size_t i = 0; i < metric_names_.size(); ++i) metrics::build_metric(metric_names_[i], vc.where("metrics") + "[" + std::to_string(i) + "]");
-    tile_ = archs::checked_tiles(*net, vc.get<int64_t>("tile", 0, 0, 1 << 20), -1, vc.where("tile"));
-    vc.finish();
+    val_ = std::make_unique<SrValidation>(rc.child("val", true), *net);
     rc.finish();
     resolved_["network"] = net->options_yaml();
     resolved_["recipe"] = yaml_clone(rc.node());
@@ -95,34 +127,12 @@ class SrRecipe : public Recipe {
     return {{"loss", l}, {"lr", net_->lr(step)}, {"grad_norm", gnorm}};
   }
 
-  ValResult validate(const data::Dataset* val, int64_t) override {
-    if (!val) return {};
-    auto* sr_val = dynamic_cast<const data::SrFolderDataset*>(val);
-    if (!sr_val) throw ConfigError("the sr recipe validates on an sr_folder dataset (data.val)");
-    SrEvaluation ev = evaluate_sr(net_->inference(), *sr_val, quality_, metric_names_, tile_, device_, static_cast<size_t>(val_samples_));
-    const std::string sfx = quality_.y_channel ? "_y" : "_rgb";
-    ValResult r;
-    for (const auto& m : metric_names_) {
-      r.metrics[m + sfx] = ev.model.at(m);
-      r.metrics["bicubic_" + m + sfx] = ev.bicubic.at(m);
-    }
-    r.images = ev.samples;
-    return r;
-  }
+  ValResult validate(const data::Dataset* val, int64_t) override { return val_->run(net_->inference(), val, device_, "sr"); }
 
   void check_data(const data::Dataset& train, const data::Dataset* val) const override {
-    for (auto [split, ds] : {std::pair{"train", &train}, std::pair{"val", val}}) {
-      if (!ds) continue;
-      auto* sr = dynamic_cast<const data::SrFolderDataset*>(ds);
-      if (!sr) throw ConfigError(file_ + ": data." + split + ": the sr recipe trains and validates on sr_folder datasets");
-      if (sr->scale() != net_->net().scale())
-        throw ConfigError(file_ + ": data." + split + ".scale is " + std::to_string(sr->scale()) + " but network.scale is " +
-                          std::to_string(net_->net().scale()) + ": they must be equal");
-    }
+    SrValidation::check_data(file_, "sr", net_->net().scale(), train, val);
   }
-
-  // The first configured metric (PSNR by default) picks the best checkpoint.
-  std::string best_metric() const override { return metric_names_.front() + (quality_.y_channel ? "_y" : "_rgb"); }
+  std::string best_metric() const override { return val_->best_metric(); }
 
   std::vector<std::pair<std::string, io::TensorFile>> weight_files() override {
     return {{"model.safetensors", archs::net_weights(net_->inference(), {{"tessera.ema", net_->has_ema() ? "true" : "false"}})}};
@@ -144,10 +154,7 @@ class SrRecipe : public Recipe {
   PrecisionPtr precision_;
   std::unique_ptr<TrainedNet> net_;
   losses::LossFn loss_;
-  metrics::QualityOptions quality_;
-  archs::TileOptions tile_;
-  int64_t val_samples_ = 3;
-  std::vector<std::string> metric_names_;
+  std::unique_ptr<SrValidation> val_;
   YAML::Node resolved_;
 };
 

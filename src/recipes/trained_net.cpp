@@ -4,8 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <filesystem>
 
+#include "tessera/archs/checkpoint.h"
 #include "tessera/archs/inference.h"
+#include "tessera/io/safetensors.h"
+#include "tessera/recipes/run_dir.h"
 
 namespace tessera::recipes {
 
@@ -63,7 +67,9 @@ TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt,
   optimizer_type_ = ocfg.has("type") ? ocfg.node()["type"].as<std::string>() : "adam";
   if (ocfg.has("fused") && ocfg.node()["fused"].as<bool>(false)) optimizer_type_ += " (fused)";
   optimizer_ = optim::build_optimizer(ocfg, trainable());
-  schedule_ = optim::LrSchedule::from_yaml(rc.child(opt_.scheduler_key, true), total_steps);
+  const bool default_schedule = !opt_.default_scheduler.empty() && !rc.has(opt_.scheduler_key);
+  Cfg scfg = rc.child(opt_.scheduler_key, true);
+  schedule_ = optim::LrSchedule::from_yaml(default_schedule ? scfg.with_node(YAML::Load(opt_.default_scheduler)) : scfg, total_steps);
   schedule_.base_lr = optim::base_lr(*optimizer_);
   if (opt_.ema > 0) {
     ema_ = std::make_unique<optim::Ema>(*net_, opt_.ema);
@@ -85,6 +91,20 @@ double TrainedNet::step(const torch::Tensor& loss, int64_t step, bool measure_no
   optim::GradScaler* scaler = opt_.precision ? opt_.precision->scaler() : nullptr;
   optimizer_->zero_grad();
   (scaler ? scaler->scale(loss) : loss).backward();
+  return apply_gradients(step, measure_norm);
+}
+
+void TrainedNet::step_together(const torch::Tensor& loss, const std::vector<TrainedNet*>& nets, int64_t step) {
+  TORCH_CHECK(!nets.empty(), "step_together: no networks");
+  for (TrainedNet* n : nets) TORCH_CHECK(n->opt_.precision == nets[0]->opt_.precision, "step_together: the networks must share one Precision");
+  optim::GradScaler* scaler = nets[0]->opt_.precision ? nets[0]->opt_.precision->scaler() : nullptr;
+  for (TrainedNet* n : nets) n->optimizer_->zero_grad();
+  (scaler ? scaler->scale(loss) : loss).backward();
+  for (TrainedNet* n : nets) n->apply_gradients(step, false);
+}
+
+double TrainedNet::apply_gradients(int64_t step, bool measure_norm) {
+  optim::GradScaler* scaler = opt_.precision ? opt_.precision->scaler() : nullptr;
   if (scaler) scaler->unscale(*optimizer_);  // clipping and the norm see true gradients
   const double norm = opt_.grad_clip > 0 || measure_norm ? optim::clip_grad_norm(trainable(), opt_.grad_clip)
                                                          : std::numeric_limits<double>::quiet_NaN();
@@ -134,6 +154,31 @@ void TrainedNet::load(torch::serialize::InputArchive& ar) {
 std::string TrainedNet::summary() const {
   return fmt::format("{} lr {:g}{}{}{}", optimizer_type_, schedule_.base_lr, ema_ ? fmt::format(", EMA {:g}", opt_.ema) : "",
                      opt_.grad_clip > 0 ? fmt::format(", clip {:g}", opt_.grad_clip) : "", opt_.precision ? opt_.precision->summary() : "");
+}
+
+void load_pretrained(archs::NetImpl& net, const std::string& arg, const std::vector<std::string>& file_names, const std::string& where) {
+  std::string path;
+  try {
+    path = resolve_weights(arg, file_names);
+  } catch (const ConfigError& e) {
+    throw ConfigError(where + ": " + e.what());
+  }
+  if (!std::filesystem::is_regular_file(path))
+    throw ConfigError(where + ": '" + arg + "' does not exist (train the network first, or give its weights file, checkpoint or run directory)");
+  io::TensorFile f = io::load_safetensors(path);
+  auto it = f.metadata.find("tessera.arch");
+  if (it == f.metadata.end())
+    throw ConfigError(where + ": '" + path + "' is not a tessera weights file (no tessera.arch metadata; convert it with scripts/convert_weights.py)");
+  const auto have = flatten_config(YAML::Load(it->second)), want = flatten_config(net.options_yaml());
+  for (const auto& [k, v] : want) {
+    auto h = have.find(k);
+    const std::string got = h == have.end() ? "(absent)" : h->second;
+    if (got != v)
+      throw ConfigError(where + ": '" + path + "' holds a different network: its " + k + " is " + got + " but this network's is " + v);
+  }
+  for (const auto& [k, v] : have)
+    if (!want.count(k)) throw ConfigError(where + ": '" + path + "' holds a different network: it has option " + k + " = " + v);
+  archs::load_net_weights(net, f, path);
 }
 
 }  // namespace tessera::recipes

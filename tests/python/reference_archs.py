@@ -1,10 +1,12 @@
-"""The PyTorch modules equivalent to tessera's SR archs, written from the papers / official code
-(BasicSR's EDSR layout, the official WDSR code, SRResNet as in Ledig et al.). tessera's weight
-files load into these with load_state_dict(strict=True); the tests and bench/ use them."""
+"""The PyTorch modules equivalent to tessera's archs, written from the papers / official code
+(BasicSR's EDSR layout, the official WDSR code, SRResNet as in Ledig et al., ESRGAN's RRDBNet and
+VGG-style discriminator, CycleGAN/pix2pix's ResNet generator and PatchGAN, Real-ESRGAN's U-Net
+discriminator, fast_neural_style's TransformerNet). tessera's weight files load into these with
+load_state_dict(strict=True); the tests and bench/ use them."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils import weight_norm
+from torch.nn.utils import spectral_norm, weight_norm
 
 
 def upsampler(scale, feat, prelu=False):
@@ -214,14 +216,150 @@ class VGGStyleDiscriminator(nn.Module):
         return self.linear2(feat)
 
 
+# junyanz/pytorch-CycleGAN-and-pix2pix models/networks.py, written out: ResnetGenerator (with
+# ResnetBlock, padding_type 'reflect') and NLayerDiscriminator, names model.N as there. Their
+# inputs and outputs are in [-1, 1] (tessera's networks map [0, 1] to that inside: unit_range_forward).
+# norm: get_norm_layer's 'instance' (InstanceNorm2d, affine=False, track_running_stats=False) or
+# 'batch' (BatchNorm2d), conv biases only without batch norm. norm 'none' follows tessera by default
+# (no norm children at all, so the indices are consecutive, and conv biases kept); junyanz_none=True
+# gives junyanz's own 'none' instead (an nn.Identity in each norm place, and no biases since junyanz's
+# use_bias is norm == instance).
+def _norm_layers(norm, c, junyanz_none):
+    if norm == "batch":
+        return [nn.BatchNorm2d(c, affine=True, track_running_stats=True)]
+    if norm == "instance":
+        return [nn.InstanceNorm2d(c, affine=False, track_running_stats=False)]
+    return [nn.Identity()] if junyanz_none else []
+
+
+def _use_bias(norm, junyanz_none):
+    return norm == "instance" or (norm == "none" and not junyanz_none)
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, dim, norm, use_dropout, use_bias, junyanz_none=False):
+        super().__init__()
+        block = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=use_bias),
+                 *_norm_layers(norm, dim, junyanz_none), nn.ReLU(True)]
+        if use_dropout:
+            block += [nn.Dropout(0.5)]
+        block += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=use_bias),
+                  *_norm_layers(norm, dim, junyanz_none)]
+        self.conv_block = nn.Sequential(*block)
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    def __init__(self, channels=3, num_feat=64, num_blocks=9, norm="instance", dropout=False, init_gain=0.02,
+                 junyanz_none=False):
+        super().__init__()
+        ngf, use_bias = num_feat, _use_bias(norm, junyanz_none)
+        model = [nn.ReflectionPad2d(3), nn.Conv2d(channels, ngf, kernel_size=7, padding=0, bias=use_bias),
+                 *_norm_layers(norm, ngf, junyanz_none), nn.ReLU(True)]
+        n_downsampling = 2
+        for i in range(n_downsampling):
+            mult = 2 ** i
+            model += [nn.Conv2d(ngf * mult, ngf * mult * 2, kernel_size=3, stride=2, padding=1, bias=use_bias),
+                      *_norm_layers(norm, ngf * mult * 2, junyanz_none), nn.ReLU(True)]
+        mult = 2 ** n_downsampling
+        for i in range(num_blocks):
+            model += [ResnetBlock(ngf * mult, norm, dropout, use_bias, junyanz_none)]
+        for i in range(n_downsampling):
+            mult = 2 ** (n_downsampling - i)
+            model += [nn.ConvTranspose2d(ngf * mult, int(ngf * mult / 2), kernel_size=3, stride=2, padding=1,
+                                         output_padding=1, bias=use_bias),
+                      *_norm_layers(norm, int(ngf * mult / 2), junyanz_none), nn.ReLU(True)]
+        model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, channels, kernel_size=7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class NLayerDiscriminator(nn.Module):
+    def __init__(self, channels=3, num_feat=64, num_layers=3, norm="instance", init_gain=0.02, junyanz_none=False):
+        super().__init__()
+        ndf, use_bias, kw, padw = num_feat, _use_bias(norm, junyanz_none), 4, 1
+        sequence = [nn.Conv2d(channels, ndf, kernel_size=kw, stride=2, padding=padw), nn.LeakyReLU(0.2, True)]
+        nf_mult = 1
+        for n in range(1, num_layers):
+            nf_mult_prev, nf_mult = nf_mult, min(2 ** n, 8)
+            sequence += [nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kernel_size=kw, stride=2, padding=padw, bias=use_bias),
+                         *_norm_layers(norm, ndf * nf_mult, junyanz_none), nn.LeakyReLU(0.2, True)]
+        nf_mult_prev, nf_mult = nf_mult, min(2 ** num_layers, 8)
+        sequence += [nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kernel_size=kw, stride=1, padding=padw, bias=use_bias),
+                     *_norm_layers(norm, ndf * nf_mult, junyanz_none), nn.LeakyReLU(0.2, True)]
+        sequence += [nn.Conv2d(ndf * nf_mult, 1, kernel_size=kw, stride=1, padding=padw)]
+        self.model = nn.Sequential(*sequence)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+# Real-ESRGAN realesrgan/archs/discriminator_arch.py UNetDiscriminatorSN, written out (num_in_ch is
+# called channels here). spectral_norm's state is weight_orig, weight_u, weight_v; in eval mode it
+# uses the stored u and v without a power iteration.
+class UNetDiscriminatorSN(nn.Module):
+    def __init__(self, channels=3, num_feat=64, skip_connection=True):
+        super().__init__()
+        self.skip_connection = skip_connection
+        norm = spectral_norm
+        self.conv0 = nn.Conv2d(channels, num_feat, kernel_size=3, stride=1, padding=1)
+        self.conv1 = norm(nn.Conv2d(num_feat, num_feat * 2, 4, 2, 1, bias=False))
+        self.conv2 = norm(nn.Conv2d(num_feat * 2, num_feat * 4, 4, 2, 1, bias=False))
+        self.conv3 = norm(nn.Conv2d(num_feat * 4, num_feat * 8, 4, 2, 1, bias=False))
+        self.conv4 = norm(nn.Conv2d(num_feat * 8, num_feat * 4, 3, 1, 1, bias=False))
+        self.conv5 = norm(nn.Conv2d(num_feat * 4, num_feat * 2, 3, 1, 1, bias=False))
+        self.conv6 = norm(nn.Conv2d(num_feat * 2, num_feat, 3, 1, 1, bias=False))
+        self.conv7 = norm(nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=False))
+        self.conv8 = norm(nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=False))
+        self.conv9 = nn.Conv2d(num_feat, 1, 3, 1, 1)
+
+    def forward(self, x):
+        x0 = F.leaky_relu(self.conv0(x), negative_slope=0.2, inplace=True)
+        x1 = F.leaky_relu(self.conv1(x0), negative_slope=0.2, inplace=True)
+        x2 = F.leaky_relu(self.conv2(x1), negative_slope=0.2, inplace=True)
+        x3 = F.leaky_relu(self.conv3(x2), negative_slope=0.2, inplace=True)
+        x3 = F.interpolate(x3, scale_factor=2, mode="bilinear", align_corners=False)
+        x4 = F.leaky_relu(self.conv4(x3), negative_slope=0.2, inplace=True)
+        if self.skip_connection:
+            x4 = x4 + x2
+        x4 = F.interpolate(x4, scale_factor=2, mode="bilinear", align_corners=False)
+        x5 = F.leaky_relu(self.conv5(x4), negative_slope=0.2, inplace=True)
+        if self.skip_connection:
+            x5 = x5 + x1
+        x5 = F.interpolate(x5, scale_factor=2, mode="bilinear", align_corners=False)
+        x6 = F.leaky_relu(self.conv6(x5), negative_slope=0.2, inplace=True)
+        if self.skip_connection:
+            x6 = x6 + x0
+        out = F.leaky_relu(self.conv7(x6), negative_slope=0.2, inplace=True)
+        out = F.leaky_relu(self.conv8(out), negative_slope=0.2, inplace=True)
+        return self.conv9(out)
+
+
+def unit_range_forward(kind, module, x):
+    """What tessera's network of type `kind` computes for images x in [0, 1], from the raw reference
+    module: the junyanz networks work in [-1, 1] (the generator's output is mapped back by (y + 1) / 2,
+    PatchGAN's patch scores are returned as they are); the others take x as it is."""
+    if kind == "resnet_generator":
+        return (module(x * 2 - 1) + 1) / 2
+    if kind == "patchgan":
+        return module(x * 2 - 1)
+    return module(x)
+
+
 def build(options):
-    """Builds the module from tessera's arch options (a checkpoint's 'tessera.arch' metadata)."""
+    """Builds the module from tessera's arch options (a checkpoint's 'tessera.arch' metadata). The
+    image-to-image GAN archs come back raw (junyanz's [-1, 1] range): see unit_range_forward."""
     o = dict(options)
     kind = o.pop("type")
     if "rgb_mean" in o:
         o["rgb_mean"] = tuple(o["rgb_mean"])
     return {"edsr": EDSR, "espcn": ESPCN, "wdsr": WDSR, "srresnet": SRResNet, "rrdbnet": RRDBNet,
-            "vgg_discriminator": VGGStyleDiscriminator}[kind](**o)
+            "vgg_discriminator": VGGStyleDiscriminator, "resnet_generator": ResnetGenerator,
+            "patchgan": NLayerDiscriminator, "unet_discriminator_sn": UNetDiscriminatorSN}[kind](**o)
 
 
 # pytorch/examples fast_neural_style/neural_style/transformer_net.py, written out (inputs in [0, 255]).

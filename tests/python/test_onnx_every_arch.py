@@ -46,7 +46,10 @@ for i, spec in enumerate(specs):
         classes = int(yaml.safe_load(spec).get("num_classes", 0))
         check(classes > 0, f"{spec}: a label input only for conditional networks")
     dynamic = not generator and any(d is None for d in inputs["input" if not generator else "z"][1:])
-    sizes = [(37, 45), (64, 70)] if dynamic else [None]
+    # Networks whose sides must be multiples of m (stride-2 stages that come back up) say so.
+    meta = {p.key: p.value for p in model.metadata_props}
+    m = int(meta.get("tessera.size_multiple", "1"))
+    sizes = [(-(-h // m) * m, -(-w // m) * m) for h, w in [(37, 45), (64, 70)]] if dynamic else [None]
     for batch, size in [(1, sizes[0]), (3, sizes[-1])]:
         name = "z" if generator else "input"
         shape = [batch] + [d for d in inputs[name][1:]]

@@ -26,7 +26,9 @@ using GeneratorPtr = std::shared_ptr<GeneratorImpl>;
 class CriticImpl : public NetImpl {
  public:
   virtual int64_t num_classes() const { return 0; }
-  virtual torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) = 0;  // [B]
+  // [B] scores, or [B, 1, h, w] maps of patch scores (PatchGAN, U-Net discriminators): the
+  // adversarial losses average over every element.
+  virtual torch::Tensor score(const torch::Tensor& x, const torch::Tensor& labels = {}) = 0;
   std::string task() const override { return "critic"; }
   torch::Tensor forward(torch::Tensor x) override { return score(x); }
 };

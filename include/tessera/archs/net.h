@@ -30,6 +30,9 @@ class NetImpl : public torch::nn::Module {
   // take [in_channels, -1, -1]; generators a latent code [latent_dim].
   virtual std::vector<int64_t> input_shape() const { return {in_channels(), -1, -1}; }
   virtual int64_t in_channels() const { return 3; }
+  // Input sides must be multiples of this (stride-2 stages that come back up); 1 for any size.
+  // run_image pads other sizes and crops the result; exported ONNX files say it in their metadata.
+  virtual int64_t size_multiple() const { return 1; }
 };
 using NetPtr = std::shared_ptr<NetImpl>;
 

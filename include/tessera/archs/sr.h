@@ -208,6 +208,7 @@ class RrdbNetImpl : public NetImpl {
   int64_t scale() const override { return opt.scale; }
   int64_t in_channels() const override { return opt.channels; }
   int64_t unshuffle() const { return 4 / opt.scale; }  // 1 for x4
+  int64_t size_multiple() const override { return unshuffle(); }
 
   RrdbNetOptions opt;
   torch::nn::Conv2d conv_first{nullptr}, conv_body{nullptr}, conv_up1{nullptr}, conv_up2{nullptr}, conv_hr{nullptr}, conv_last{nullptr};

@@ -33,6 +33,7 @@ class SrFolderDataset : public Dataset {
   size_t skipped() const { return skipped_; }
   const std::vector<std::string>& files() const { return files_; }
   int64_t scale() const { return opt_.scale; }
+  int64_t patch_size() const { return opt_.patch_size; }  // LR side; 0: whole images
   // The (lq, gt) pair of image i, whole, without augmentation.
   std::pair<torch::Tensor, torch::Tensor> pair(size_t i) const;
 

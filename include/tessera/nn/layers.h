@@ -21,6 +21,34 @@ class WnConv2dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(WnConv2d);
 
+// Conv2d with spectral normalisation (Miyato et al. 2018), as torch.nn.utils.spectral_norm(conv)
+// (its state_dict names: weight_orig, weight_u, weight_v, bias): weight = weight_orig / sigma with
+// sigma = u^T W v, W = weight_orig as [out, in*k*k]. Each forward in training mode first runs
+// `power_iterations` steps of the power method on the u, v buffers (no gradient through them);
+// eval mode reuses the stored u, v, so exported and evaluated networks use the last estimate.
+class SnConv2dImpl : public torch::nn::Module {
+ public:
+  explicit SnConv2dImpl(torch::nn::Conv2dOptions options, int64_t power_iterations = 1, double eps = 1e-12);
+  torch::Tensor forward(const torch::Tensor& x);
+  // The normalised weight (in training mode, after the power iteration that updates u and v).
+  torch::Tensor weight();
+  // The normalised weight from the stored u, v without touching them (for export).
+  torch::Tensor normalized_weight() const;
+
+  torch::nn::Conv2dOptions options;
+  torch::Tensor weight_orig, bias, weight_u, weight_v;
+
+ private:
+  int64_t power_iterations_;
+  double eps_;
+};
+TORCH_MODULE(SnConv2d);
+
+// Runs a Sequential's children in order, with each InstanceNorm2d and a ReLU / LeakyReLU right after
+// it as one ops::instance_norm_act (one pass, no layout copies in channels-last). Results equal the
+// Sequential's own forward.
+torch::Tensor forward_fused(torch::nn::SequentialImpl& seq, torch::Tensor x);
+
 // 3x3 (or k x k) convolution with "same" padding.
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel = 3, bool bias = true);
 

@@ -20,7 +20,9 @@ std::unique_ptr<torch::optim::Optimizer> build_optimizer(Cfg cfg, std::vector<to
 double base_lr(const torch::optim::Optimizer& opt);
 
 // A learning-rate schedule as a pure function of the step, so resuming needs no scheduler state.
-// {type: constant|step|multistep|cosine, step_size, milestones, gamma, eta_min, warmup_steps}
+// {type: constant|step|multistep|linear|cosine, step_size, milestones, gamma, decay_start, eta_min, warmup_steps}
+//   linear: constant until decay_start (default total/2), then down to 1/(total - decay_start + 1)
+//           at the last step (CycleGAN's n_epochs constant + n_epochs_decay linear, per step)
 class LrSchedule {
  public:
   static LrSchedule from_yaml(Cfg cfg, int64_t total_steps);
@@ -31,7 +33,7 @@ class LrSchedule {
   double base_lr = 0;  // the optimizer's configured lr (set by whoever builds both)
 
   std::string type = "constant";
-  int64_t step_size = 0, warmup_steps = 0, total_steps = 0;
+  int64_t step_size = 0, warmup_steps = 0, total_steps = 0, decay_start = 0;
   std::vector<int64_t> milestones;
   double gamma = 0.5, eta_min_factor = 0.0;
 };

@@ -51,4 +51,7 @@ torch::Tensor scatter_image(const torch::Tensor& points, const torch::Tensor& mo
 
 void register_generative_recipes(RecipeRegistry& r);
 
+// Recipe cyclegan (cyclegan.cpp): unpaired image-to-image translation.
+void register_cyclegan_recipe(RecipeRegistry& r);
+
 }  // namespace tessera::recipes

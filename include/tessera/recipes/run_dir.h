@@ -58,4 +58,9 @@ std::string utc_timestamp();
 // A shell command line that reruns `args` (quoted where needed).
 std::string shell_command(const std::vector<std::string>& args);
 
+// The weights file `arg` names: the file itself; in a checkpoint directory the first of
+// `file_names` it holds; in a run directory, that file in checkpoints/best (or the newest
+// step_NNNNNNNN when the run has no best yet). Errors (ConfigError) say what the directory holds.
+std::string resolve_weights(const std::string& arg, const std::vector<std::string>& file_names);
+
 }  // namespace tessera::recipes

@@ -44,6 +44,8 @@ struct TrainedNetOptions {
   // A family's default optimizer (YAML mapping) with the user's keys laid over it; a user `type`
   // other than the default's replaces the defaults. Empty: the optimizer registry's defaults.
   std::string default_optimizer;
+  // A family's default schedule (YAML mapping), used when the section is absent. Empty: constant.
+  std::string default_scheduler;
   double ema = 0;        // EMA decay (0: none)
   double grad_clip = 0;  // max global gradient norm (0: none)
   PrecisionPtr precision;  // the recipe's amp/channels_last (null: fp32, NCHW)
@@ -67,6 +69,10 @@ class TrainedNet {
   // EMA update. Returns the gradient norm before clipping (measured only when
   // clipping or `measure_norm`; else NaN).
   double step(const torch::Tensor& loss, int64_t step, bool measure_norm = false);
+  // One step of several networks on one loss (CycleGAN's two generators, or its two
+  // discriminators, as one optimizer over both would): one backward, then each network's unscale,
+  // clip, lr, optimizer step and EMA. The networks share one Precision.
+  static void step_together(const torch::Tensor& loss, const std::vector<TrainedNet*>& nets, int64_t step);
   // Sets this step's lr without stepping (for recipes that step the optimizer themselves).
   void set_lr(int64_t step) { schedule_.apply(*optimizer_, step); }
   double lr(int64_t step) const { return schedule_.lr(step); }
@@ -83,6 +89,9 @@ class TrainedNet {
   std::string summary() const;  // "adam lr 0.0001, EMA 0.999, autocast bf16"
 
  private:
+  // After backward: unscale, clip, lr, optimizer step, EMA; returns the norm as step() does.
+  double apply_gradients(int64_t step, bool measure_norm);
+
   archs::NetPtr net_, ema_net_;
   torch::Device device_;
   TrainedNetOptions opt_;
@@ -91,5 +100,30 @@ class TrainedNet {
   optim::LrSchedule schedule_;
   std::unique_ptr<optim::Ema> ema_;
 };
+
+// The parameters of some networks frozen (requires_grad false) for the scope: a discriminator during
+// its generator's step, whose parameter gradients would be computed and thrown away.
+class FrozenParameters {
+ public:
+  explicit FrozenParameters(std::initializer_list<torch::nn::Module*> nets) {
+    for (auto* net : nets)
+      for (auto& p : net->parameters())
+        if (p.requires_grad()) p.requires_grad_(false), params_.push_back(p);
+  }
+  ~FrozenParameters() {
+    for (auto& p : params_) p.requires_grad_(true);
+  }
+  FrozenParameters(const FrozenParameters&) = delete;
+  FrozenParameters& operator=(const FrozenParameters&) = delete;
+
+ private:
+  std::vector<torch::Tensor> params_;
+};
+
+// Initialises `net` from another run's weights (SRGAN from a trained SRResNet, ESRGAN from the PSNR
+// RRDBNet): `arg` is a weights file, checkpoint directory or run directory (recipes::resolve_weights
+// over `file_names`). The file's arch (its tessera.arch metadata) must be the network's, option for
+// option, else a ConfigError names `where`, both values and the first option that differs.
+void load_pretrained(archs::NetImpl& net, const std::string& arg, const std::vector<std::string>& file_names, const std::string& where);
 
 }  // namespace tessera::recipes
