@@ -138,8 +138,8 @@ TEST_CASE("SRGAN and ESRGAN smoke configs train and their generator losses move"
   for (const char* c : {"sr/srgan_smoke.yaml", "sr/esrgan_smoke.yaml"}) {
     INFO(c);
     const fs::path run = dir / fs::path(c).stem();
-    auto r = test::run_cli({"train", cfg(c), "--run-dir", run.string(), "trainer.total_steps=60", "trainer.log_every=5",
-                            "trainer.val_every=60", "trainer.save_every=60"},
+    auto r = test::run_cli({"train", cfg(c), "--run-dir", run.string(), "trainer.total_steps=30", "trainer.log_every=3",
+                            "trainer.val_every=30", "trainer.save_every=30"},
                            test::source_dir());
     REQUIRE(r.exit_code == 0);
     auto rows = metrics_rows(run);
@@ -154,7 +154,7 @@ TEST_CASE("SRGAN and ESRGAN smoke configs train and their generator losses move"
     REQUIRE(fs::exists(run / "checkpoints/best/model.safetensors"));
     REQUIRE(fs::exists(run / "checkpoints/best/discriminator.safetensors"));
     // The generator is an ordinary upscaler for every command.
-    r = test::run_cli({"apply", "--checkpoint", run.string(), (test::data_dir() / "val/rocket.jpg").string(), (dir / "up.png").string()});
+    r = test::run_cli({"apply", "--checkpoint", run.string(), (test::data_dir() / "val/chelsea.png").string(), (dir / "up.png").string()});
     REQUIRE(r.exit_code == 0);
   }
 }
@@ -204,7 +204,7 @@ TEST_CASE("a discriminator whose input size differs from the HR patches is a con
 
 TEST_CASE("CycleGAN resumes exactly: weights, optimizers, both image pools and the schedule", "[recipes][cyclegan][resume]") {
   auto dir = test::temp_dir("cyclegan_resume");
-  const std::vector<std::string> common = {"trainer.total_steps=16", "trainer.save_every=8", "trainer.val_every=16", "recipe.pool_size=3"};
+  const std::vector<std::string> common = {"trainer.total_steps=10", "trainer.save_every=5", "trainer.val_every=10", "recipe.pool_size=3"};
   auto args = [&](const fs::path& run, std::vector<std::string> extra) {
     std::vector<std::string> a = {"train", cfg("cyclegan/cyclegan_smoke.yaml"), "--run-dir", run.string()};
     a.insert(a.end(), common.begin(), common.end());
@@ -212,14 +212,14 @@ TEST_CASE("CycleGAN resumes exactly: weights, optimizers, both image pools and t
     return a;
   };
   REQUIRE(test::run_cli(args(dir / "straight", {}), test::source_dir()).exit_code == 0);
-  auto r = test::run_cli(args(dir / "split", {"--stop-after", "8"}), test::source_dir());
-  REQUIRE(fs::exists(dir / "split/checkpoints/step_00000008"));
+  auto r = test::run_cli(args(dir / "split", {"--stop-after", "5"}), test::source_dir());
+  REQUIRE(fs::exists(dir / "split/checkpoints/step_00000005"));
   r = test::run_cli(args(dir / "split", {"--resume", "auto"}), test::source_dir());
   REQUIRE(r.exit_code == 0);
   for (const char* f : {"generator_ab", "generator_ba", "discriminator_a", "discriminator_b"}) {
     INFO(f);
-    const auto a = io::load_safetensors((dir / "straight/checkpoints/step_00000016" / (std::string(f) + ".safetensors")).string());
-    const auto b = io::load_safetensors((dir / "split/checkpoints/step_00000016" / (std::string(f) + ".safetensors")).string());
+    const auto a = io::load_safetensors((dir / "straight/checkpoints/step_00000010" / (std::string(f) + ".safetensors")).string());
+    const auto b = io::load_safetensors((dir / "split/checkpoints/step_00000010" / (std::string(f) + ".safetensors")).string());
     REQUIRE(a.tensors.size() == b.tensors.size());
     for (size_t i = 0; i < a.tensors.size(); ++i) REQUIRE(torch::equal(a.tensors[i].second, b.tensors[i].second));
   }
