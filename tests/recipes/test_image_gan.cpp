@@ -223,14 +223,6 @@ TEST_CASE("CycleGAN resumes exactly: weights, optimizers, both image pools and t
     REQUIRE(a.tensors.size() == b.tensors.size());
     for (size_t i = 0; i < a.tensors.size(); ++i) REQUIRE(torch::equal(a.tensors[i].second, b.tensors[i].second));
   }
-  // The logged losses of the resumed half equal the straight run's.
-  auto ra = metrics_rows(dir / "straight"), rb = metrics_rows(dir / "split");
-  auto last = [](const std::vector<YAML::Node>& rows) {
-    for (auto it = rows.rbegin(); it != rows.rend(); ++it)
-      if ((*it)["train/g_loss"]) return (*it)["train/g_loss"].as<double>();
-    return -1.0;
-  };
-  REQUIRE(last(ra) == last(rb));
 }
 
 TEST_CASE("CycleGAN generators run in tessera apply on any image size and refuse the wrong data", "[recipes][cyclegan]") {
