@@ -23,10 +23,13 @@ Batch collate(const std::vector<Batch>& samples) {
 Loader::Loader(DatasetPtr dataset, LoaderOptions opt) : dataset_(std::move(dataset)), opt_(opt) {
   const int64_t n = static_cast<int64_t>(dataset_->size());
   if (n == 0) throw Error("dataset " + dataset_->describe() + " has no samples");
-  batches_per_epoch_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
+  if (opt_.world < 1 || opt_.rank < 0 || opt_.rank >= opt_.world) throw Error("Loader: rank outside the world");
+  if (opt_.world > 1 && !opt_.drop_last) throw Error("Loader: distributed loading drops the last partial batch");
+  const int64_t global = opt_.batch_size * opt_.world;
+  batches_per_epoch_ = opt_.drop_last ? n / global : (n + global - 1) / global;
   if (batches_per_epoch_ == 0)
-    throw ConfigError("dataset " + dataset_->describe() + " has " + std::to_string(n) +
-                      " samples, fewer than batch_size " + std::to_string(opt_.batch_size) +
+    throw ConfigError("dataset " + dataset_->describe() + " has " + std::to_string(n) + " samples, fewer than batch_size " +
+                      std::to_string(opt_.batch_size) + (opt_.world > 1 ? " x " + std::to_string(opt_.world) + " ranks" : "") +
                       "; lower batch_size or raise the dataset's repeat");
   for (int i = 0; i < opt_.num_workers; ++i) threads_.emplace_back([this] { worker(); });
 }
@@ -55,7 +58,7 @@ Batch Loader::build(int64_t step) const {
     }
   }
   std::vector<Batch> samples;
-  const int64_t begin = b * opt_.batch_size, end = std::min(n, begin + opt_.batch_size);
+  const int64_t begin = (b * opt_.world + opt_.rank) * opt_.batch_size, end = std::min(n, begin + opt_.batch_size);
   for (int64_t i = begin; i < end; ++i)
     samples.push_back(dataset_->get(static_cast<size_t>(order[i]),
                                     mix_seed(opt_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i))));

@@ -1,6 +1,7 @@
 #include "tessera/losses/adversarial.h"
 
 #include "tessera/core/config.h"
+#include "tessera/dist/dist.h"
 #include "tessera/ops/ops.h"
 
 namespace tessera::losses {
@@ -96,7 +97,7 @@ torch::Tensor GradientPenalty::operator()(const ScoreFn& score, const torch::Ten
   } else {
     std::vector<int64_t> shape(real.dim(), 1);
     shape[0] = real.size(0);
-    torch::Tensor t = mix.defined() ? mix.view(shape).to(real.options()) : torch::rand(shape, real.options());
+    torch::Tensor t = mix.defined() ? mix.view(shape).to(real.options()) : dist::local_rand(shape, real.options());
     x = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(true);
   }
   torch::Tensor s = score(x);

@@ -1,5 +1,6 @@
 // Recipes ae (denoising / sparse autoencoders) and vae.
 #include "generative_common.h"
+#include "tessera/dist/dist.h"
 #include "tessera/metrics/image_quality.h"
 
 namespace tessera::recipes {
@@ -32,12 +33,12 @@ class AutoencoderRecipe : public SingleNetRecipe<archs::AutoencoderImpl> {
   // The denoising autoencoder's corruption: Gaussian noise or salt-and-pepper, clamped to [0,1].
   torch::Tensor corrupt(const torch::Tensor& x, torch::Generator* gen = nullptr) const {
     if (noise_ == "gaussian") {
-      torch::Tensor n = gen ? torch::randn(x.sizes(), *gen, x.options()) : torch::randn_like(x);
+      torch::Tensor n = gen ? torch::randn(x.sizes(), *gen, x.options()) : dist::local_randn(x.sizes().vec(), x.options());
       return (x + noise_std_ * n).clamp(0, 1);
     }
     if (noise_ == "salt_pepper") {
-      torch::Tensor u = gen ? torch::rand(x.sizes(), *gen, x.options()) : torch::rand_like(x);
-      torch::Tensor v = gen ? torch::rand(x.sizes(), *gen, x.options()) : torch::rand_like(x);
+      torch::Tensor u = gen ? torch::rand(x.sizes(), *gen, x.options()) : dist::local_rand(x.sizes().vec(), x.options());
+      torch::Tensor v = gen ? torch::rand(x.sizes(), *gen, x.options()) : dist::local_rand(x.sizes().vec(), x.options());
       torch::Tensor salt = (v > 0.5).to(x.scalar_type());
       return torch::where(u < noise_amount_, salt, x);
     }
@@ -54,7 +55,7 @@ class AutoencoderRecipe : public SingleNetRecipe<archs::AutoencoderImpl> {
     torch::Tensor mu = code.narrow(1, 0, d), logvar = code.narrow(1, d, d).clamp(-30, 20);
     torch::Tensor eps;
     if (sample)
-      eps = gen ? torch::randn(mu.sizes(), *gen, mu.options().device(torch::kCPU)).to(mu.device()) : torch::randn_like(mu);
+      eps = gen ? torch::randn(mu.sizes(), *gen, mu.options().device(torch::kCPU)).to(mu.device()) : dist::local_randn(mu.sizes().vec(), mu.options());
     torch::Tensor z = sample ? mu + torch::exp(0.5 * logvar) * eps : mu;
     torch::Tensor recon = net_->decode(z);
     const double b = static_cast<double>(x.size(0));

@@ -14,6 +14,7 @@
 #include "generative_common.h"
 #include "tessera/archs/image_gan.h"
 #include "tessera/data/image_folder.h"
+#include "tessera/dist/dist.h"
 #include "tessera/io/image_io.h"
 #include "tessera/metrics/image_quality.h"
 #include "tessera/losses/adversarial.h"
@@ -86,6 +87,13 @@ class CycleGanRecipe : public Recipe {
 
   archs::CriticImpl& critic(TrainedNet& t) { return t.as<archs::CriticImpl>(); }
 
+  // The discriminator's fakes from a pool. Distributed, the pool takes the global batch's fakes (so
+  // it is the same on every rank, as one process's with the global batch), and each rank keeps its rows.
+  static torch::Tensor pooled(ImagePool& pool, const torch::Tensor& fake) {
+    const torch::Tensor all = pool.query(dist::all_gather_batch(fake.detach()));
+    return dist::world_size() == 1 ? all : all.narrow(0, dist::rank() * fake.size(0), fake.size(0));
+  }
+
   Scalars train_step(const data::Batch& batch, int64_t step) override {
     for (TrainedNet* t : {gab_.get(), gba_.get(), da_.get(), db_.get()}) t->net().train();
     archs::NetImpl &gab = gab_->net(), &gba = gba_->net();
@@ -125,7 +133,7 @@ class CycleGanRecipe : public Recipe {
     torch::Tensor d_loss;
     {
       auto autocast = precision_->autocast();
-      const torch::Tensor pooled_b = pool_b_->query(fake_b.detach()), pooled_a = pool_a_->query(fake_a.detach());
+      const torch::Tensor pooled_b = pooled(*pool_b_, fake_b), pooled_a = pooled(*pool_a_, fake_a);
       const torch::Tensor d_b = adv_->critic(db.score(b).to(torch::kFloat32), db.score(pooled_b).to(torch::kFloat32));
       const torch::Tensor d_a = adv_->critic(da.score(a).to(torch::kFloat32), da.score(pooled_a).to(torch::kFloat32));
       out["d_a"] = d_a.item<double>(), out["d_b"] = d_b.item<double>();

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "generative_common.h"
+#include "tessera/dist/dist.h"
 #include "tessera/losses/adversarial.h"
 
 namespace tessera::recipes {
@@ -105,7 +106,7 @@ class GanRecipe : public Recipe {
     torch::Tensor d_loss;
     {
       auto autocast = precision_->autocast();
-      torch::Tensor fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels).detach();
+      torch::Tensor fake = g.generate(dist::local_randn({b, g.latent_dim()}, real.options()), labels).detach();
       torch::Tensor d_real = c.score(real, labels).to(torch::kFloat32), d_fake = c.score(fake, labels).to(torch::kFloat32);
       d_loss = adv_->critic(d_real, d_fake);
       if (loss_ == "wasserstein") out["wasserstein"] = -d_loss.item<double>();
@@ -130,7 +131,7 @@ class GanRecipe : public Recipe {
       torch::Tensor g_loss;
       {
         auto autocast = precision_->autocast();
-        torch::Tensor g_fake = g.generate(torch::randn({b, g.latent_dim()}, real.options()), labels);
+        torch::Tensor g_fake = g.generate(dist::local_randn({b, g.latent_dim()}, real.options()), labels);
         torch::Tensor s = c.score(g_fake, labels).to(torch::kFloat32);
         torch::Tensor s_real = adv_->generator_needs_real() ? c.score(real, labels).to(torch::kFloat32) : torch::Tensor();
         g_loss = adv_->generator(s_real, s);

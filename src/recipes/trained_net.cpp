@@ -8,6 +8,7 @@
 
 #include "tessera/archs/checkpoint.h"
 #include "tessera/archs/inference.h"
+#include "tessera/dist/dist.h"
 #include "tessera/io/safetensors.h"
 #include "tessera/recipes/run_dir.h"
 
@@ -54,6 +55,13 @@ TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt,
     : net_(std::move(net)), device_(device), opt_(opt) {
   net_->to(device_);
   if (opt_.precision && opt_.precision->channels_last()) archs::to_channels_last(*net_);
+  // Distributed: every rank starts from rank 0's weights (the same seed makes them equal already;
+  // this makes it so whatever the initialiser drew).
+  if (dist::active()) {
+    std::vector<torch::Tensor> all = net_->parameters();
+    for (const auto& b : net_->buffers()) all.push_back(b);
+    dist::broadcast(all);
+  }
   Cfg user = rc.child(opt_.optimizer_key, true);
   // (Built in one expression: assigning over a Cfg would assign over the YAML node it refers to.)
   Cfg ocfg = [&] {
@@ -105,6 +113,9 @@ void TrainedNet::step_together(const torch::Tensor& loss, const std::vector<Trai
 
 double TrainedNet::apply_gradients(int64_t step, bool measure_norm) {
   optim::GradScaler* scaler = opt_.precision ? opt_.precision->scaler() : nullptr;
+  // Distributed: the mean of every rank's gradients (so every rank takes the same step, and the
+  // fp16 scaler sees the same infs on every rank).
+  dist::average_gradients(trainable());
   if (scaler) scaler->unscale(*optimizer_);  // clipping and the norm see true gradients
   const double norm = opt_.grad_clip > 0 || measure_norm ? optim::clip_grad_norm(trainable(), opt_.grad_clip)
                                                          : std::numeric_limits<double>::quiet_NaN();

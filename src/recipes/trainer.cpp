@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cmath>
@@ -15,6 +16,8 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 #include "tessera/build_info.h"
@@ -240,13 +243,23 @@ Scalars run_train_step(Recipe& recipe, const data::Batch& batch, int64_t step) {
   return s;
 }
 
-Training build_training(YAML::Node root_node, const std::string& file) {
+Training build_training(YAML::Node root_node, const std::string& file, const dist::InitOptions& dist_opt) {
   const YAML::Node input = yaml_clone(root_node);
   Cfg root(root_node, "", file);
   root.allow("_meta");
   Training t;
   t.options = TrainerOptions::from_yaml(root);
   t.device = resolve_device(t.options.device);
+  const dist::WorldInfo world = dist::read_env();
+  if (world.world_size > 1) {
+    if (t.device.is_cuda()) {
+      if (world.local_rank >= cuda_devices())
+        throw ConfigError(fmt::format("LOCAL_RANK {} has no GPU: this node has {} (run at most that many processes per node)",
+                                      world.local_rank, cuda_devices()));
+      t.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank));
+    }
+    t.dist = std::make_shared<dist::Session>(world, t.device, dist_opt);
+  }
   seed_everything(t.options.seed);
   Cfg dc = root.child("data");
   t.train = data::build_dataset(dc.child("train"));
@@ -255,6 +268,7 @@ Training build_training(YAML::Node root_node, const std::string& file) {
   t.loader.num_workers = dc.get<int>("num_workers", 2, 0, 64);
   t.loader.prefetch = dc.get<int>("prefetch", 4, 1, 1024);
   t.loader.seed = t.options.seed;
+  t.loader.rank = dist::rank(), t.loader.world = dist::world_size();
   dc.allow("val");
   dc.finish();
   t.recipe = build_recipe(root, t.device, t.options.total_steps);
@@ -271,6 +285,10 @@ Training build_training(YAML::Node root_node, const std::string& file) {
 
 int train(const TrainArgs& args) {
   const YAML::Node file_node = load_yaml_file(args.config_file);
+  // Under torchrun every rank runs this function; rank 0 alone writes the run directory (lock,
+  // config, logs, TensorBoard, samples, checkpoints), the others read its checkpoints.
+  const dist::WorldInfo world = dist::read_env();
+  const bool main_rank = world.rank == 0;
   const bool resuming = !args.resume.empty();
 
   // Which run this session continues (source) and where it writes (run_dir): the same directory,
@@ -304,9 +322,12 @@ int train(const TrainArgs& args) {
   if (source_run.empty()) source_run = run_dir;
   const bool branch = !io::same_file(source_run, run_dir) && fs::exists(source_run);
 
-  const bool fresh_dir = !fs::exists(run_dir);
-  fs::create_directories(run_dir);
-  RunLock lock(run_dir);
+  const bool fresh_dir = main_rank && !fs::exists(run_dir);
+  std::optional<RunLock> lock;
+  if (main_rank) {
+    fs::create_directories(run_dir);
+    lock.emplace(run_dir);
+  }
   // Marked only once the lock is ours: a launch that lost the lock must not remove the winner's.
   CreatedDir created{fresh_dir ? run_dir : fs::path()};
 
@@ -345,7 +366,7 @@ int train(const TrainArgs& args) {
       throw ConfigError("cannot resume run '" + source_run.string() + "' with another recipe: recipe.type: " + type_of(run_cfg) +
                         " -> " + type_of(root_node) + " (" + args.config_file + "); start a new run (another --run-dir or name)");
   }
-  Training t = build_training(root_node, args.config_file);
+  Training t = build_training(root_node, args.config_file, args.dist);
   const TrainerOptions& to = t.options;
   if (to.threads > 0) torch::set_num_threads(to.threads);
   const torch::Device device = t.device;
@@ -371,10 +392,17 @@ int train(const TrainArgs& args) {
                         "--run-dir or name) to change them");
   }
 
-  setup_logging((run_dir / "train.log").string());
-  if (!lock.previous_holder().empty())
+  if (main_rank) {
+    setup_logging((run_dir / "train.log").string());
+  } else {
+    // The other ranks say only what goes wrong, marked with their rank.
+    setup_logging();
+    spdlog::default_logger()->set_pattern(fmt::format("%^[%H:%M:%S %l rank {}]%$ %v", world.rank));
+    spdlog::set_level(spdlog::level::warn);
+  }
+  if (lock && !lock->previous_holder().empty())
     spdlog::warn("took over the lock of '{}' from a training that ended without releasing it ({})", run_dir.string(),
-                 lock.previous_holder());
+                 lock->previous_holder());
   for (const auto& c : changes) spdlog::info("config change on resume: {}: {} -> {}", c.key, c.before, c.after);
   if (unchecked_resume)
     spdlog::warn("'{}' is missing: this session's config cannot be checked against the run's, and the run's earlier "
@@ -395,7 +423,7 @@ int train(const TrainArgs& args) {
   bool resumed = false;
   fs::path resumed_from;
   std::vector<fs::path> unusable;
-  for (const auto& c : candidates) {
+  for (const auto& c : main_rank ? candidates : std::vector<fs::path>{}) {
     try {
       st = load_checkpoint(c, *recipe);
       spdlog::info("resumed from {} (step {}){}", c.string(), st.step, branch ? ", branching into " + run_dir.string() : "");
@@ -408,11 +436,20 @@ int train(const TrainArgs& args) {
       unusable.push_back(c);
     }
   }
-  if (!candidates.empty() && !resumed)
+  if (main_rank && !candidates.empty() && !resumed)
     throw Error("no usable checkpoint in '" + source_run.string() + "' (none was changed; see the reasons above)");
+  if (dist::active()) {
+    // Every rank continues from the checkpoint rank 0 chose (or none).
+    const std::string chosen = dist::share_from_main("resume_from", resumed ? resumed_from.string() : "");
+    if (!main_rank && !chosen.empty()) {
+      st = load_checkpoint(chosen, *recipe);
+      resumed = true;
+      resumed_from = chosen;
+    }
+  }
   // Only once an older one loaded, the newer unusable ones move out of the way of the checkpoints
   // this run writes next (kept for inspection).
-  if (!branch)
+  if (!branch && main_rank)
     for (const auto& c : unusable) {
       std::error_code ec;
       const fs::path aside = c.string() + ".unusable";
@@ -442,6 +479,7 @@ int train(const TrainArgs& args) {
     entry["step"] = st.step;
   }
   for (const auto& c : changes) entry["changes"].push_back(c.key + ": " + c.before + " -> " + c.after);
+  if (dist::active()) entry["world_size"] = dist::world_size();
   history.push_back(entry);
   resolved["_meta"] = YAML::Node(YAML::NodeType::Map);
   resolved["_meta"]["git_sha"] = TESSERA_GIT_SHA;
@@ -450,20 +488,34 @@ int train(const TrainArgs& args) {
   resolved["_meta"]["opencv"] = TESSERA_OPENCV_VERSION;
   resolved["_meta"]["device"] = device.str();
   resolved["_meta"]["threads"] = torch::get_num_threads();
+  resolved["_meta"]["world_size"] = dist::world_size();
   resolved["_meta"]["overrides"] = YAML::Node(YAML::NodeType::Sequence);
   for (const auto& o : overrides) resolved["_meta"]["overrides"].push_back(o);
   resolved["_meta"]["history"] = history;
-  fs::create_directories(run_dir / "samples");
-  io::write_file_atomic(run_dir / "config.yaml", yaml_dump(resolved));
-  created.keep = true;
+  if (main_rank) {
+    fs::create_directories(run_dir / "samples");
+    io::write_file_atomic(run_dir / "config.yaml", yaml_dump(resolved));
+    created.keep = true;
+  }
 
   spdlog::info("run {}: {}", run_dir.string(), recipe->summary());
   spdlog::info("train data: {}", train_ds->describe());
   if (val_ds) spdlog::info("val data: {}", val_ds->describe());
   spdlog::info("device {}, {} threads, {} steps", device.str(), torch::get_num_threads(), to.total_steps);
+  if (dist::active()) {
+    spdlog::info("distributed: {} ranks over {} (this is rank 0); global batch {} x {} = {}", dist::world_size(), dist::backend_name(),
+                 t.loader.batch_size, dist::world_size(), t.loader.batch_size * dist::world_size());
+    if (main_rank)
+      for (auto& [name, file] : recipe->weight_files())
+        if (std::any_of(file.tensors.begin(), file.tensors.end(), [](const auto& kv) { return kv.first.ends_with("running_mean"); })) {
+          spdlog::warn("{} has batch norm: its batch statistics are per rank ({} samples, not the global {}), and its running "
+                       "statistics are rank 0's", name, t.loader.batch_size, t.loader.batch_size * dist::world_size());
+          break;
+        }
+  }
 
   bool step_validated = false;  // metrics.jsonl already has the resumed step's validation
-  if (!branch) {
+  if (!branch && main_rank) {
     // Rows logged after the checkpoint (by the run that was killed, or by one that never saved) are
     // replayed by this one: drop them so metrics.jsonl holds one row per step.
     const fs::path mpath = run_dir / "metrics.jsonl";
@@ -484,12 +536,16 @@ int train(const TrainArgs& args) {
       io::write_file_atomic(mpath, kept);
     }
   }
-  io::EventWriter tb(run_dir.string());
-  io::MetricsJsonl jsonl((run_dir / "metrics.jsonl").string());
+  std::unique_ptr<io::EventWriter> tb;
+  std::unique_ptr<io::MetricsJsonl> jsonl;
+  if (main_rank) {
+    tb = std::make_unique<io::EventWriter>(run_dir.string());
+    jsonl = std::make_unique<io::MetricsJsonl>((run_dir / "metrics.jsonl").string());
+  }
   data::Loader loader(train_ds, t.loader);
   SignalGuard signals;
 
-  const bool tty = ::isatty(STDERR_FILENO);
+  const bool tty = main_rank && ::isatty(STDERR_FILENO);
   auto t_start = std::chrono::steady_clock::now();
   auto t_log = t_start;
   const int64_t first_step = st.step;
@@ -504,16 +560,16 @@ int train(const TrainArgs& args) {
     std::string vline;
     std::map<std::string, double> logged;
     for (const auto& [k, v] : vr.metrics) {
-      tb.add_scalar("val/" + k, v, st.step);
+      tb->add_scalar("val/" + k, v, st.step);
       logged["val/" + k] = v;
       vline += fmt::format(" {} {:.4f}", k, v);
     }
-    if (!logged.empty()) jsonl.write(st.step, logged);
+    if (!logged.empty()) jsonl->write(st.step, logged);
     for (const auto& [name, img] : vr.images) {
-      tb.add_image("val/" + name, img.clamp(0, 1), st.step);
+      tb->add_image("val/" + name, img.clamp(0, 1), st.step);
       io::write_image((run_dir / "samples" / (step_dir_name(st.step) + "_" + name + ".png")).string(), img);
     }
-    tb.flush();
+    tb->flush();
     spdlog::info("validation at step {}:{}", st.step, vline);
     const std::string bm = recipe->best_metric();
     if (bm.empty() || !vr.metrics.count(bm)) return false;
@@ -524,8 +580,9 @@ int train(const TrainArgs& args) {
     return better;
   };
   auto checkpoint = [&]() {
-    save_checkpoint(run_dir, *recipe, st);
     last_saved = st.step;
+    if (!main_rank) return;
+    save_checkpoint(run_dir, *recipe, st);
     auto all = list_checkpoints(run_dir);
     for (size_t i = static_cast<size_t>(to.keep_last); i < all.size(); ++i) fs::remove_all(all[i]);
     spdlog::info("saved checkpoint {}", (run_dir / "checkpoints" / step_dir_name(st.step)).string());
@@ -552,7 +609,8 @@ int train(const TrainArgs& args) {
   // failed) validates that step first.
   if (resumed && !branch && !step_validated && st.step > 0 && is_validation_step(st.step)) {
     spdlog::info("step {} was saved but not validated: validating it now", st.step);
-    validate_step();
+    if (main_rank) validate_step();
+    dist::barrier();
   }
 
   while (st.step < to.total_steps) {
@@ -573,35 +631,51 @@ int train(const TrainArgs& args) {
                    format_duration((to.total_steps - st.step) / rate).c_str(), s.count("loss") ? s.at("loss") : 0.0);
       std::fflush(stderr);
     }
-    if (st.step % to.log_every == 0 || st.step == to.total_steps) {
+    const bool log_step = st.step % to.log_every == 0 || st.step == to.total_steps;
+    if (log_step && dist::active()) {
+      // Logged values are means over every rank's steps.
+      std::vector<double> v;
+      for (const auto& [k, sum_n] : acc) v.push_back(sum_n.first), v.push_back(static_cast<double>(sum_n.second));
+      v = dist::allreduce_sum(v);
+      size_t i = 0;
+      for (auto& [k, sum_n] : acc) sum_n.first = v[i], sum_n.second = static_cast<int64_t>(v[i + 1]), i += 2;
+    }
+    if (log_step && main_rank) {
       std::map<std::string, double> logged;
       std::string lline;
       for (auto& [k, sum_n] : acc) {
         const double mean = sum_n.first / static_cast<double>(sum_n.second);
         logged["train/" + k] = mean;
-        tb.add_scalar("train/" + k, mean, st.step);
+        tb->add_scalar("train/" + k, mean, st.step);
         lline += fmt::format(" {} {:.6g}", k, mean);
       }
       const double interval = std::chrono::duration<double>(now - t_log).count();
       logged["train/it_per_s"] = acc_n / std::max(interval, 1e-9);
-      tb.add_scalar("train/it_per_s", logged["train/it_per_s"], st.step);
-      jsonl.write(st.step, logged);
-      tb.flush();
+      tb->add_scalar("train/it_per_s", logged["train/it_per_s"], st.step);
+      jsonl->write(st.step, logged);
+      tb->flush();
       if (tty) std::fprintf(stderr, "\r\033[K");
       spdlog::info("step {}/{}{} | {:.2f} it/s | ETA {}", st.step, to.total_steps, lline, logged["train/it_per_s"],
                    format_duration((to.total_steps - st.step) / rate));
+    }
+    if (log_step) {
       acc.clear();
       acc_n = 0;
       t_log = now;
     }
     const bool last = st.step == to.total_steps;
     // The step's checkpoint is written before it is validated: a failing validation loses nothing.
-    if ((to.save_every > 0 && st.step % to.save_every == 0) || last) checkpoint();
-    if (is_validation_step(st.step)) validate_step();
-    const int sig = g_signal.load();
+    const bool save = (to.save_every > 0 && st.step % to.save_every == 0) || last;
+    if (save) checkpoint();
+    if (is_validation_step(st.step) && main_rank) validate_step();
+    // Checkpoints are taken at a barrier: no rank runs ahead of rank 0's files.
+    if (save || is_validation_step(st.step)) dist::barrier();
+    // A signal on any rank stops every rank at the same step.
+    const int sig = dist::active() ? static_cast<int>(dist::allreduce_max(g_signal.load())) : g_signal.load();
     if (sig != 0 || (args.stop_after >= 0 && st.step >= args.stop_after)) {
       if (tty) std::fprintf(stderr, "\r\033[K");
       if (last_saved != st.step) checkpoint();
+      dist::barrier();
       spdlog::info("{} at step {}; continue with: {}", sig ? (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") : "stopped",
                    st.step, resume_hint);
       return 0;

@@ -42,9 +42,14 @@ struct LoaderOptions {
   int num_workers = 2;   // threads that build batches ahead of the trainer
   int prefetch = 4;      // batches built ahead
   uint64_t seed = 0;
+  // Data-parallel sharding: each step's global batch is batch_size * world samples, and rank r
+  // takes the r-th run of batch_size of them (with their seeds), so N ranks together see what one
+  // process with batch N * batch_size would.
+  int rank = 0, world = 1;
 };
 
-// Produces the batch of any global step: epoch = step / batches_per_epoch, shuffled per epoch.
+// Produces the batch of any global step: epoch = step / batches_per_epoch, shuffled per epoch
+// (batches_per_epoch counts global batches).
 // Call batch(step) with consecutive steps for prefetch to help; any step is valid.
 class Loader {
  public:

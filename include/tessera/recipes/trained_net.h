@@ -64,7 +64,8 @@ class TrainedNet {
   template <class T>
   T& as() { return dynamic_cast<T&>(*net_); }
 
-  // One optimisation step of `loss`: zero grads, backward (of the scaled loss under fp16), unscale,
+  // One optimisation step of `loss`: zero grads, backward (of the scaled loss under fp16), the mean
+  // over ranks when distributed (dist::average_gradients), unscale,
   // clip, the schedule's lr for `step`, optimizer step (skipped on inf/NaN gradients under fp16),
   // EMA update. Returns the gradient norm before clipping (measured only when
   // clipping or `measure_norm`; else NaN).

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/dist/dist.h"
 #include "tessera/recipes/recipe.h"
 
 namespace tessera::recipes {
@@ -29,6 +30,7 @@ struct TrainArgs {
   std::string resume;   // "", "auto", or a checkpoint/run directory
   std::string run_dir;  // default runs/<name>
   int64_t stop_after = -1;  // testing aid: stop (as if interrupted) once this step is reached
+  dist::InitOptions dist;   // --dist-backend, --dist-timeout (used under torchrun; docs/distributed.md)
 };
 
 // Everything a config builds, every key checked (unknown keys, ranges, cross-checks): what `train`
@@ -41,9 +43,13 @@ struct Training {
   RecipePtr recipe;
   YAML::Node resolved;  // the whole config as used, every default filled in (no _meta yet)
   YAML::Node input;     // the config as given (file + overrides)
+  // Under a distributed launch (WORLD_SIZE > 1): this rank's membership of the process group,
+  // joined before the networks are built (their initial weights are broadcast from rank 0).
+  std::shared_ptr<dist::Session> dist;
 };
-// Seeds LibTorch's generators with the config's seed before building the networks.
-Training build_training(YAML::Node root, const std::string& file);
+// Seeds LibTorch's generators with the config's seed before building the networks. With WORLD_SIZE
+// set (torchrun) it joins the process group with `dist_opt`, on cuda:LOCAL_RANK for CUDA devices.
+Training build_training(YAML::Node root, const std::string& file, const dist::InitOptions& dist_opt = {});
 
 // One training step as the Trainer runs it: recipe.train_step, then the mixed-precision bookkeeping
 // (the loss scaler's update once per iteration, `loss_scale` logged, the non-finite losses of a step
