@@ -8,15 +8,24 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-// junyanz init_weights('normal'): conv weights N(0, gain), biases 0; batch-norm weights N(1, gain).
-void init_normal(torch::nn::Module& m, double gain) {
+// junyanz init_weights(init_type, init_gain): conv weights N(0, gain) ('normal'), Xavier-normal with
+// that gain, Kaiming-normal (fan in, a = 0) or orthogonal with that gain; biases 0; batch-norm
+// weights N(1, gain), biases 0.
+void init_weights(torch::nn::Module& m, const std::string& type, double gain) {
   torch::NoGradGuard ng;
+  auto init = [&](torch::Tensor& w) {
+    if (type == "normal") w.normal_(0.0, gain);
+    else if (type == "xavier") torch::nn::init::xavier_normal_(w, gain);
+    else if (type == "kaiming") torch::nn::init::kaiming_normal_(w, 0.0, torch::kFanIn);
+    else if (type == "orthogonal") torch::nn::init::orthogonal_(w, gain);
+    else TORCH_CHECK(false, "unknown init_type ", type);
+  };
   for (auto& child : m.modules(/*include_self=*/false)) {
     if (auto* c = child->as<torch::nn::Conv2dImpl>()) {
-      c->weight.normal_(0.0, gain);
+      init(c->weight);
       if (c->options.bias()) c->bias.zero_();
     } else if (auto* t = child->as<torch::nn::ConvTranspose2dImpl>()) {
-      t->weight.normal_(0.0, gain);
+      init(t->weight);
       if (t->options.bias()) t->bias.zero_();
     } else if (auto* bn = child->as<torch::nn::BatchNorm2dImpl>()) {
       bn->weight.normal_(1.0, gain);
@@ -79,7 +88,7 @@ ResnetGeneratorImpl::ResnetGeneratorImpl(ResnetGeneratorOptions o) : opt(std::mo
   model->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(f, c, 7)));
   model->push_back(torch::nn::Tanh());
   register_module("model", model);
-  init_normal(*this, opt.init_gain);
+  init_weights(*this, opt.init_type, opt.init_gain);
 }
 
 torch::Tensor ResnetGeneratorImpl::forward(torch::Tensor x) {
@@ -110,7 +119,7 @@ PatchGanImpl::PatchGanImpl(PatchGanOptions o) : opt(std::move(o)) {
   }
   model->push_back(conv(f * mult, 1, 1, true));
   register_module("model", model);
-  init_normal(*this, opt.init_gain);
+  init_weights(*this, opt.init_type, opt.init_gain);
 }
 
 torch::Tensor PatchGanImpl::score(const torch::Tensor& x, const torch::Tensor&) {

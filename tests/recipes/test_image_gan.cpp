@@ -7,6 +7,7 @@
 
 #include "../support/support.h"
 #include "tessera/archs/image_gan.h"
+#include "tessera/archs/net.h"
 #include "tessera/io/files.h"
 #include "tessera/io/image_io.h"
 #include "tessera/io/safetensors.h"
@@ -82,6 +83,31 @@ TEST_CASE("forward_fused equals the Sequential's own forward (instance norm + Re
     REQUIRE(torch::allclose(d->score(x), d->model->forward(x * 2 - 1), 1e-5, 1e-5));
     REQUIRE(d->score(x).sizes() == torch::IntArrayRef({2, 1, 2, 2}));  // 70x70 patches of a 32x36 image
   }
+}
+
+TEST_CASE("init_type is junyanz's: normal N(0, gain), kaiming N(0, 2 / fan_in), orthogonal rows, biases 0", "[archs][image_gan]") {
+  torch::manual_seed(0);
+  auto conv_weights = [](const std::string& spec) {
+    archs::NetPtr net = archs::build_arch(Cfg(YAML::Load(spec), "network", "test"));
+    std::vector<torch::Tensor> w, b;
+    for (const auto& item : net->named_parameters())
+      (item.key().ends_with("weight") ? w : b).push_back(item.value().detach());
+    return std::pair{w, b};
+  };
+  const std::string g = "{type: resnet_generator, num_feat: 16, num_blocks: 2, norm: none, init_type: ";
+  auto [wn, bn] = conv_weights(g + "normal, init_gain: 0.05}");
+  for (const auto& w : wn) CHECK(w.std().item<double>() == Approx(0.05).epsilon(0.1));
+  for (const auto& b : bn) CHECK(b.abs().max().item<double>() == 0.0);
+  auto [wk, bk] = conv_weights(g + "kaiming}");
+  for (const auto& w : wk) {
+    // fan_in as torch computes it: dim 1 x kernel area (ConvTranspose2d's dim 1 is its outputs).
+    const double fan_in = static_cast<double>(w.size(1) * w.size(2) * w.size(3));
+    CHECK(w.std().item<double>() == Approx(std::sqrt(2.0 / fan_in)).epsilon(0.1));
+  }
+  auto [wo, bo] = conv_weights(g + "orthogonal, init_gain: 1.0}");
+  const torch::Tensor m = wo[2].flatten(1);  // 64 x 288: orthonormal rows
+  CHECK(torch::allclose(m.matmul(m.t()), torch::eye(m.size(0)), 1e-4, 1e-4));
+  CHECK_THROWS_WITH(conv_weights(g + "uniform}"), Contains("init_type"));
 }
 
 TEST_CASE("the image pool stores the first images, then swaps about half, and saves and loads its contents", "[recipes][cyclegan]") {

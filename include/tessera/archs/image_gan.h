@@ -22,6 +22,7 @@ struct ResnetGeneratorOptions {
   int64_t channels = 3, num_feat = 64, num_blocks = 9;
   std::string norm = "instance";
   bool dropout = false;
+  std::string init_type = "normal";
   double init_gain = 0.02;
   template <class V>
   void visit(V& v) {
@@ -30,7 +31,9 @@ struct ResnetGeneratorOptions {
     v("num_blocks", num_blocks, "residual blocks: 9 at 256 px, 6 at 128 px (the paper's)", 1, 64);
     v.choice("norm", norm, "instance (CycleGAN), batch (pix2pix) or none", {"instance", "batch", "none"});
     v("dropout", dropout, "Dropout(0.5) in each residual block (junyanz --no_dropout off)");
-    v("init_gain", init_gain, "std of the N(0, gain) initial conv weights", 0.0, 1.0);
+    v.choice("init_type", init_type, "initial conv weights (junyanz --init_type): normal N(0, init_gain), xavier (gain init_gain), "
+             "kaiming (fan in; for norm none), orthogonal (gain init_gain)", {"normal", "xavier", "kaiming", "orthogonal"});
+    v("init_gain", init_gain, "std of the normal init, gain of xavier/orthogonal", 0.0, 1.0);
   }
 };
 
@@ -63,6 +66,7 @@ TORCH_MODULE(ResnetBlock);
 struct PatchGanOptions {
   int64_t channels = 3, num_feat = 64, num_layers = 3;
   std::string norm = "instance";
+  std::string init_type = "normal";
   double init_gain = 0.02;
   template <class V>
   void visit(V& v) {
@@ -70,7 +74,9 @@ struct PatchGanOptions {
     v("num_feat", num_feat, "features of the first conv (ndf)", 1, 1024);
     v("num_layers", num_layers, "stride-2 convs (3: the 70x70 PatchGAN)", 1, 8);
     v.choice("norm", norm, "instance (CycleGAN), batch (pix2pix) or none", {"instance", "batch", "none"});
-    v("init_gain", init_gain, "std of the N(0, gain) initial conv weights", 0.0, 1.0);
+    v.choice("init_type", init_type, "initial conv weights (junyanz --init_type): normal N(0, init_gain), xavier (gain init_gain), "
+             "kaiming (fan in; for norm none), orthogonal (gain init_gain)", {"normal", "xavier", "kaiming", "orthogonal"});
+    v("init_gain", init_gain, "std of the normal init, gain of xavier/orthogonal", 0.0, 1.0);
   }
 };
 
