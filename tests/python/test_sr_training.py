@@ -14,7 +14,7 @@ a = parse_args()
 run_dir = os.path.join(a.work, "run")
 run(smoke_train_args(a, run_dir, "name=sr_small", "network.num_feat=32", "network.num_block=4", "data.train.patch_size=32",
                      "data.batch_size=16", "data.train.repeat=40", "recipe.optimizer.lr=5e-4", "trainer.total_steps=400",
-                     "trainer.val_every=100", "trainer.save_every=100", "trainer.log_every=50"))
+                     "trainer.val_every=200", "trainer.save_every=200", "trainer.log_every=50"))
 ckpt = os.path.join(run_dir, "checkpoints", "step_00000400", "model.safetensors")
 ev = json.loads(run([a.tessera, "eval", "--checkpoint", ckpt, "--data", os.path.join(a.data, "val"), "--json"]))
 m, b = ev["model"], ev["bicubic"]
