@@ -116,11 +116,8 @@ torch::Device host_device() { return state().backend == "nccl" ? state().device 
 
 WorldInfo read_env() {
   WorldInfo w;
-  const char* ws = env("WORLD_SIZE");
-  if (!ws) {
-    if (env("RANK")) throw ConfigError("distributed launch: RANK is set but WORLD_SIZE is not");
-    return w;
-  }
+  // Without WORLD_SIZE (some job templates export RANK alone) the run is one process.
+  if (!env("WORLD_SIZE")) return w;
   w.world_size = env_int("WORLD_SIZE", 1, 1 << 20);
   if (w.world_size == 1 && !env("RANK")) return w;
   w.rank = env_int("RANK", 0, w.world_size - 1);
@@ -208,7 +205,12 @@ void init(const WorldInfo& world, torch::Device device, const InitOptions& opt) 
     throw Error(fmt::format("distributed launch: rank {} of {} could not form the {} group through {}:{}: {}", world.rank, world.world_size,
                             backend, world.master_addr, world.master_port, msg));
   }
-  barrier();  // every rank is in before anything else
+  try {
+    barrier();  // every rank is in before anything else
+  } catch (...) {
+    shutdown();  // the Session that called this is not constructed: nothing else would
+    throw;
+  }
 }
 
 void shutdown() {

@@ -75,7 +75,7 @@ struct TrainerState {
 
 // Writes checkpoints/step_N atomically (tmp dir, fsync, rename). On any failure the tmp dir is
 // removed and the error names the checkpoint; earlier checkpoints are never touched.
-void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState& st) {
+void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState& st, torch::Device device) {
   const fs::path ckdir = run_dir / "checkpoints";
   const fs::path final_dir = ckdir / step_dir_name(st.step);
   const fs::path tmp = fs::path(final_dir.string() + ".tmp");
@@ -93,6 +93,10 @@ void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState
     ar.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
     for (int64_t i = 0; i < cuda_devices(); ++i)
       ar.write("rng_cuda." + std::to_string(i), at::globalContext().defaultGenerator(at::Device(at::kCUDA, i)).get_state(), true);
+    // Distributed on GPUs, every rank draws on its own device in lock step with rank 0's: rank 0's
+    // generator of the run's device, for each rank to restore on its own.
+    if (dist::active() && device.is_cuda())
+      ar.write("rng_cuda.run_device", at::globalContext().defaultGenerator(device).get_state(), true);
     std::ostringstream os;
     ar.save_to(os);
     io::write_file_atomic(tmp / "state.pt", os.str());
@@ -131,7 +135,7 @@ void save_best(const fs::path& run_dir, const TrainerState& st) {
 }
 
 // Loads a checkpoint into the recipe; throws on any inconsistency.
-TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe) {
+TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe, torch::Device device) {
   for (auto& [name, expected] : recipe.weight_files()) {
     (void)expected;
     const fs::path f = dir / name;
@@ -166,6 +170,9 @@ TrainerState load_checkpoint(const fs::path& dir, Recipe& recipe) {
       if (ar.try_read("rng_cuda." + std::to_string(i), cuda_rng, true))
         at::Generator(at::globalContext().defaultGenerator(at::Device(at::kCUDA, i))).set_state(cuda_rng);
     }
+    torch::Tensor run_rng;
+    if (dist::active() && device.is_cuda() && ar.try_read("rng_cuda.run_device", run_rng, true))
+      at::Generator(at::globalContext().defaultGenerator(device)).set_state(run_rng);
   } catch (const c10::Error& e) {
     throw Error("'" + state.string() + "' is corrupt or incompatible: " + std::string(e.what_without_backtrace()));
   }
@@ -235,8 +242,8 @@ std::vector<fs::path> list_checkpoints(const fs::path& run_dir) {
 Scalars run_train_step(Recipe& recipe, const data::Batch& batch, int64_t step) {
   Scalars s = recipe.train_step(batch, step);
   if (Precision* p = recipe.precision(); p && p->scaler()) {
-    // A step the scaler skipped (an fp16 overflow) has non-finite losses: left out of the averages.
-    std::erase_if(s, [](const auto& kv) { return !std::isfinite(kv.second); });
+    // A step the scaler skipped (an fp16 overflow) has non-finite losses: the Trainer leaves them
+    // out of its averages (keeping the keys, so that every rank reduces the same ones).
     s["loss_scale"] = p->scaler()->scale_value();  // before this iteration's update, as the step used it
     p->scaler()->update();
   }
@@ -425,7 +432,7 @@ int train(const TrainArgs& args) {
   std::vector<fs::path> unusable;
   for (const auto& c : main_rank ? candidates : std::vector<fs::path>{}) {
     try {
-      st = load_checkpoint(c, *recipe);
+      st = load_checkpoint(c, *recipe, device);
       spdlog::info("resumed from {} (step {}){}", c.string(), st.step, branch ? ", branching into " + run_dir.string() : "");
       resumed = true;
       resumed_from = c;
@@ -442,7 +449,7 @@ int train(const TrainArgs& args) {
     // Every rank continues from the checkpoint rank 0 chose (or none).
     const std::string chosen = dist::share_from_main("resume_from", resumed ? resumed_from.string() : "");
     if (!main_rank && !chosen.empty()) {
-      st = load_checkpoint(chosen, *recipe);
+      st = load_checkpoint(chosen, *recipe, device);
       resumed = true;
       resumed_from = chosen;
     }
@@ -582,7 +589,7 @@ int train(const TrainArgs& args) {
   auto checkpoint = [&]() {
     last_saved = st.step;
     if (!main_rank) return;
-    save_checkpoint(run_dir, *recipe, st);
+    save_checkpoint(run_dir, *recipe, st, device);
     auto all = list_checkpoints(run_dir);
     for (size_t i = static_cast<size_t>(to.keep_last); i < all.size(); ++i) fs::remove_all(all[i]);
     spdlog::info("saved checkpoint {}", (run_dir / "checkpoints" / step_dir_name(st.step)).string());
@@ -607,7 +614,10 @@ int train(const TrainArgs& args) {
   };
   // A run stopped between a step's checkpoint and its validation (killed, or the validation
   // failed) validates that step first.
-  if (resumed && !branch && !step_validated && st.step > 0 && is_validation_step(st.step)) {
+  // (Rank 0 alone reads metrics.jsonl: it decides, and every rank follows.)
+  bool revalidate = main_rank && resumed && !branch && !step_validated && st.step > 0 && is_validation_step(st.step);
+  if (dist::active()) revalidate = dist::allreduce_max(revalidate ? 1.0 : 0.0) > 0;
+  if (revalidate) {
     spdlog::info("step {} was saved but not validated: validating it now", st.step);
     if (main_rank) validate_step();
     dist::barrier();
@@ -618,8 +628,8 @@ int train(const TrainArgs& args) {
     Scalars s = run_train_step(*recipe, batch, st.step);
     ++st.step;
     for (const auto& [k, v] : s) {
-      acc[k].first += v;
-      ++acc[k].second;
+      auto& e = acc[k];
+      if (std::isfinite(v)) e.first += v, ++e.second;
     }
     ++acc_n;
     const auto now = std::chrono::steady_clock::now();
@@ -644,6 +654,7 @@ int train(const TrainArgs& args) {
       std::map<std::string, double> logged;
       std::string lline;
       for (auto& [k, sum_n] : acc) {
+        if (sum_n.second == 0) continue;  // only non-finite values (skipped fp16 steps) in this window
         const double mean = sum_n.first / static_cast<double>(sum_n.second);
         logged["train/" + k] = mean;
         tb->add_scalar("train/" + k, mean, st.step);

@@ -104,6 +104,18 @@ for cfg in ["sr/srgan_smoke", "sr/esrgan_smoke", "gan/gan_smoke", "gan/cgan_smok
     check(out.returncode == 0 and any("train/it_per_s" in r for r in rows) and os.path.isdir(os.path.join(rd, "checkpoints", "step_00000004")),
           f"{cfg}: 2 ranks train, log and checkpoint")
 
+# Resuming at a checkpoint that was saved and validated (rank 0 alone reads metrics.jsonl, and
+# every rank must follow its decision), in the default cadence where both fall on one step.
+val_args = SR_DATA + ["trainer.total_steps=20", "trainer.save_every=10", "trainer.val_every=10", "trainer.log_every=5"]
+straight, stopped = os.path.join(a.work, "validated_straight"), os.path.join(a.work, "validated_resumed")
+for rd, extra in [(straight, []), (stopped, ["--stop-after", "10"]), (stopped, ["--resume", "auto"])]:
+    out = subprocess.run(torchrun("train", SR, "--run-dir", rd, *val_args, *extra, "--dist-timeout", "60"), capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
+    check(out.returncode == 0, f"2 ranks: train {' '.join(extra) or 'straight'}")
+d = max_diff(weights(straight, 20), weights(stopped, 20))
+check(d == 0.0, f"resumed at a validated checkpoint, the ranks stay in step: weights equal the straight run's ({d:.2e})")
+
 # 2. SIGKILL of a rank under torchrun --max-restarts 1: the run completes from its newest checkpoint.
 kill_args = SR_DATA + ["data.batch_size=8", "trainer.total_steps=40", "trainer.save_every=10", "trainer.val_every=0", "trainer.keep_last=10",
                        "trainer.log_every=10"]

@@ -29,7 +29,7 @@ struct WorldInfo {
 
 // Reads RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT,
 // TORCHELASTIC_RESTART_COUNT and TORCHELASTIC_USE_AGENT_STORE. Without WORLD_SIZE (or with 1) the
-// world is one process. A partial or inconsistent environment is a ConfigError naming the variable.
+// world is one process, whatever else is set. A partial or inconsistent environment is a ConfigError naming the variable.
 WorldInfo read_env();
 
 struct InitOptions {

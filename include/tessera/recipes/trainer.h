@@ -52,8 +52,9 @@ struct Training {
 Training build_training(YAML::Node root, const std::string& file, const dist::InitOptions& dist_opt = {});
 
 // One training step as the Trainer runs it: recipe.train_step, then the mixed-precision bookkeeping
-// (the loss scaler's update once per iteration, `loss_scale` logged, the non-finite losses of a step
-// the scaler skipped left out). `tessera profile` runs its steps through this too.
+// (the loss scaler's update once per iteration, `loss_scale` logged; the Trainer leaves the
+// non-finite losses of a step the scaler skipped out of its averages). `tessera profile` runs its
+// steps through this too.
 Scalars run_train_step(Recipe& recipe, const data::Batch& batch, int64_t step);
 
 // Runs a whole training from a config file. Returns the process exit code.
