@@ -214,8 +214,9 @@ def convert_junyanz(arch, sd, a, source):
         o["num_layers"] = len(convs) - 2
         if o["num_layers"] < 1:
             raise SystemExit(f"{source}: {len(convs)} convolutions: not an NLayerDiscriminator")
-    o["init_gain"] = 0.02  # tessera's option (the initialisation of a fresh network; no effect here)
-    o = {k: o[k] for k in ("type", "channels", "num_feat", "num_blocks", "num_layers", "norm", "dropout", "init_gain") if k in o}
+    o["init_type"], o["init_gain"] = "normal", 0.02  # tessera's options (how a fresh network starts; no effect here)
+    o = {k: o[k] for k in ("type", "channels", "num_feat", "num_blocks", "num_layers", "norm", "dropout", "init_type", "init_gain")
+         if k in o}
     rename, expected = {}, {}
     gan_tensors(gan_children(arch, o), o, "model.", "model.", junyanz_none, rename, expected)
     out = {}

@@ -49,14 +49,19 @@ int env_int(const char* name, int lo, int hi) {
   return static_cast<int>(x);
 }
 
+// c10d's message without the C++ backtrace c10::Error carries.
+std::string message(const std::exception& e) {
+  if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
+  return e.what();
+}
+
 // Runs a collective and waits for it; a failure (a rank that died, a timeout) becomes an Error that
 // says which collective, on which rank, and what c10d reported.
 void wait(const char* what, const c10::intrusive_ptr<c10d::Work>& work) {
   try {
     work->wait();
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    if (auto* ce = dynamic_cast<const c10::Error*>(&e)) msg = ce->what_without_backtrace();
+    const std::string msg = message(e);
     throw Error(fmt::format("distributed {} failed on rank {} of {} (another rank exited or hangs, or the network failed): {}", what,
                             state().world.rank, state().world.world_size, msg));
   }
@@ -69,8 +74,7 @@ auto guarded(const char* what, F&& f) {
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    if (auto* ce = dynamic_cast<const c10::Error*>(&e)) msg = ce->what_without_backtrace();
+    const std::string msg = message(e);
     throw Error(fmt::format("distributed {} failed on rank {} of {}: {}", what, state().world.rank, state().world.world_size, msg));
   }
 }
@@ -170,8 +174,7 @@ void init(const WorldInfo& world, torch::Device device, const InitOptions& opt) 
       // A fresh namespace per elastic attempt: keys of a failed attempt never meet this one's.
       s.store = c10::make_intrusive<c10d::PrefixStore>(fmt::format("tessera/attempt_{}/", world.restart_count), tcp);
     } catch (const std::exception& e) {
-      std::string msg = e.what();
-      if (auto* ce = dynamic_cast<const c10::Error*>(&e)) msg = ce->what_without_backtrace();
+      const std::string msg = message(e);
       throw Error(fmt::format("distributed launch: rank {} cannot {} the store at {}:{} within {} s: {}", world.rank,
                               so.isServer ? "host" : "reach", world.master_addr, world.master_port, opt.timeout.count() / 1000, msg));
     }
@@ -199,8 +202,7 @@ void init(const WorldInfo& world, torch::Device device, const InitOptions& opt) 
     s = State{};
     throw;
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    if (auto* ce = dynamic_cast<const c10::Error*>(&e)) msg = ce->what_without_backtrace();
+    const std::string msg = message(e);
     s = State{};
     throw Error(fmt::format("distributed launch: rank {} of {} could not form the {} group through {}:{}: {}", world.rank, world.world_size,
                             backend, world.master_addr, world.master_port, msg));

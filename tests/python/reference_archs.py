@@ -252,7 +252,7 @@ class ResnetBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    def __init__(self, channels=3, num_feat=64, num_blocks=9, norm="instance", dropout=False, init_gain=0.02,
+    def __init__(self, channels=3, num_feat=64, num_blocks=9, norm="instance", dropout=False, init_type="normal", init_gain=0.02,
                  junyanz_none=False):
         super().__init__()
         ngf, use_bias = num_feat, _use_bias(norm, junyanz_none)
@@ -279,7 +279,7 @@ class ResnetGenerator(nn.Module):
 
 
 class NLayerDiscriminator(nn.Module):
-    def __init__(self, channels=3, num_feat=64, num_layers=3, norm="instance", init_gain=0.02, junyanz_none=False):
+    def __init__(self, channels=3, num_feat=64, num_layers=3, norm="instance", init_type="normal", init_gain=0.02, junyanz_none=False):
         super().__init__()
         ndf, use_bias, kw, padw = num_feat, _use_bias(norm, junyanz_none), 4, 1
         sequence = [nn.Conv2d(channels, ndf, kernel_size=kw, stride=2, padding=padw), nn.LeakyReLU(0.2, True)]
