@@ -411,6 +411,10 @@ int train(const TrainArgs& args) {
     spdlog::warn("took over the lock of '{}' from a training that ended without releasing it ({})", run_dir.string(),
                  lock->previous_holder());
   for (const auto& c : changes) spdlog::info("config change on resume: {}: {} -> {}", c.key, c.before, c.after);
+  if (have_run_cfg && run_cfg["_meta"]["world_size"] && run_cfg["_meta"]["world_size"].as<int>() != dist::world_size())
+    spdlog::warn("resuming with {} rank(s) a run last trained with {}: the global batch becomes {} x {} and the data order "
+                 "changes from here on", dist::world_size(), run_cfg["_meta"]["world_size"].as<int>(), t.loader.batch_size,
+                 dist::world_size());
   if (unchecked_resume)
     spdlog::warn("'{}' is missing: this session's config cannot be checked against the run's, and the run's earlier "
                  "overrides are not carried over; only the checkpoint's shapes are checked", run_cfg_path.string());

@@ -116,6 +116,14 @@ for rd, extra in [(straight, []), (stopped, ["--stop-after", "10"]), (stopped, [
 d = max_diff(weights(straight, 20), weights(stopped, 20))
 check(d == 0.0, f"resumed at a validated checkpoint, the ranks stay in step: weights equal the straight run's ({d:.2e})")
 
+# Resuming a 2-rank run in one process changes the global batch: the trainer says so.
+ws = os.path.join(a.work, "world_change")
+out = subprocess.run(torchrun("train", SR, "--run-dir", ws, *val_args, "--stop-after", "10"), capture_output=True, text=True)
+check(out.returncode == 0, "2 ranks: stopped at step 10")
+out = subprocess.run([a.tessera, "train", SR, "--run-dir", ws, *val_args, "--resume", "auto"], capture_output=True, text=True)
+check(out.returncode == 0 and "resuming with 1 rank(s) a run last trained with 2" in out.stderr,
+      "a resume with another world size warns that the global batch changes")
+
 # 2. SIGKILL of a rank under torchrun --max-restarts 1: the run completes from its newest checkpoint.
 kill_args = SR_DATA + ["data.batch_size=8", "trainer.total_steps=40", "trainer.save_every=10", "trainer.val_every=0", "trainer.keep_last=10",
                        "trainer.log_every=10"]
