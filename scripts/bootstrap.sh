@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything tessera needs to build and test, idempotently:
-#  - Debian packages (compiler tools, Ninja, ccache, OpenCV, CLI11, spdlog, Catch2, yaml-cpp,
+#  - Debian packages (compiler tools, clang for the fuzzers, Ninja, ccache, OpenCV, CLI11, spdlog, Catch2, yaml-cpp,
 #    nlohmann-json, ONNX + protobuf, Gloo's headers);
 #  - a Python venv outside the checkout with the pinned LibTorch wheel and the test oracles.
 # A second run does nothing but check.
@@ -14,7 +14,8 @@ ORACLES=(numpy==2.3.5 scipy==1.16.3 scikit-image==0.25.2 onnx==1.19.1 onnxruntim
 APT_PACKAGES=(build-essential ninja-build ccache pkg-config git
   libopencv-dev libcli11-dev libspdlog-dev libfmt-dev catch2 libyaml-cpp-dev nlohmann-json3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler python3-venv
-  libgloo-dev)  # headers only: compiling against c10d's ProcessGroupGloo (the Gloo that runs is the wheel's)
+  libgloo-dev   # headers only: compiling against c10d's ProcessGroupGloo (the Gloo that runs is the wheel's)
+  clang libclang-rt-dev)  # libFuzzer and the sanitizers' runtimes, for tests/fuzz (scripts/fuzz.sh)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

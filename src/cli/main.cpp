@@ -62,10 +62,12 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return 1;
   } catch (const c10::Error& e) {
-    spdlog::error("{}", e.what_without_backtrace());
+    // An input tessera does not check yet, or a bug: say so instead of leaving LibTorch's words alone.
+    spdlog::error("LibTorch refused an operation (an input tessera does not check yet, or a tessera bug: please report it with "
+                  "the command): {}", e.what_without_backtrace());
     return 1;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("unexpected error (please report it with the command): {}", e.what());
     return 1;
   }
   return 2;

@@ -175,8 +175,14 @@ void check_duplicate_keys(const YAML::Node& n, const std::string& file, const st
 YAML::Node load_yaml_file(const std::string& file) {
   std::ifstream in(file);
   if (!in) throw ConfigError("cannot open config file '" + file + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_yaml_text(text.str(), file);
+}
+
+YAML::Node load_yaml_text(const std::string& text, const std::string& file) {
   try {
-    YAML::Node n = YAML::Load(in);
+    YAML::Node n = YAML::Load(text);
     if (!n.IsMap()) throw ConfigError(file + ": the top level of a config must be a mapping of keys");
     check_duplicate_keys(n, file, "");  // before unaliasing, which would keep one of two equal keys
     return unaliased(n, file);

@@ -37,7 +37,10 @@ std::vector<std::string> list_images(const std::string& dir) {
 Image read_image(const std::string& path) {
   if (!fs::exists(path)) throw Error("image '" + path + "' does not exist");
   if (fs::is_directory(path)) throw Error("image '" + path + "' is a folder, not an image file");
-  std::string bytes = read_file(path);
+  return decode_image(read_file(path), path);
+}
+
+Image decode_image(std::string bytes, const std::string& path) {
   if (bytes.empty()) throw Error("image '" + path + "' is an empty file (0 bytes)");
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
   cv::Mat m;

@@ -81,7 +81,9 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& source
   if (bytes.size() < 8) throw bad("file is " + std::to_string(bytes.size()) + " bytes, too short for a header");
   uint64_t hl = 0;
   for (int i = 0; i < 8; ++i) hl |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  if (hl > 100'000'000 || 8 + hl > bytes.size())
+  if (hl > 100'000'000)
+    throw bad("header length " + std::to_string(hl) + " is over the 100 MB limit of the format");
+  if (8 + hl > bytes.size())
     throw bad("header length " + std::to_string(hl) + " exceeds the file (truncated?)");
   json header;
   try {
@@ -112,14 +114,21 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& source
         !e["data_offsets"].is_array() || e["data_offsets"].size() != 2)
       throw bad("tensor '" + it.key() + "' lacks shape or data_offsets");
     std::vector<int64_t> shape;
-    int64_t numel = 1;
+    // The byte size is computed without overflow and must match offsets inside the file before
+    // anything is allocated: a tensor never holds more bytes than the file does.
+    uint64_t want = c10::elementSize(dt);
     for (const auto& d : e["shape"]) {
       if (!d.is_number_unsigned()) throw bad("tensor '" + it.key() + "' has a negative or non-integer dimension");
-      shape.push_back(d.get<int64_t>());
-      numel *= shape.back();
+      const uint64_t n = d.get<uint64_t>();
+      if (n > static_cast<uint64_t>(INT64_MAX) || (n && want > static_cast<uint64_t>(INT64_MAX) / n))
+        throw bad("tensor '" + it.key() + "' has a shape whose byte size overflows 64 bits");
+      shape.push_back(static_cast<int64_t>(n));
+      want *= n;
     }
-    uint64_t b = e["data_offsets"][0].get<uint64_t>(), en = e["data_offsets"][1].get<uint64_t>();
-    uint64_t want = static_cast<uint64_t>(numel) * c10::elementSize(dt);
+    const json& offs = e["data_offsets"];
+    if (!offs[0].is_number_unsigned() || !offs[1].is_number_unsigned())
+      throw bad("tensor '" + it.key() + "' has data_offsets that are not two non-negative integers");
+    const uint64_t b = offs[0].get<uint64_t>(), en = offs[1].get<uint64_t>();
     if (en < b || en - b != want)
       throw bad("tensor '" + it.key() + "' data_offsets do not match its shape and dtype");
     if (en > data_size) throw bad("tensor '" + it.key() + "' lies beyond the end of the file (truncated?)");
@@ -131,7 +140,8 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& source
   std::sort(ranges.begin(), ranges.end());
   uint64_t pos = 0;
   for (const auto& r : ranges) {
-    if (r.first != pos) throw bad("tensor data overlaps or leaves gaps");
+    if (r.first < pos) throw bad("two tensors' data_offsets overlap at byte " + std::to_string(r.first));
+    if (r.first > pos) throw bad("the data section has a gap of unused bytes at " + std::to_string(pos));
     pos = r.second;
   }
   if (pos != data_size) throw bad("the data section has " + std::to_string(data_size - pos) + " trailing bytes");

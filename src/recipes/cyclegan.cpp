@@ -126,8 +126,7 @@ class CycleGanRecipe : public Recipe {
         }
       }
       out["g_loss"] = loss.item<double>();
-      if (!std::isfinite(out["g_loss"]) && !precision_->scaler())
-        throw Error("generator loss became " + std::to_string(out["g_loss"]) + " at step " + std::to_string(step));
+      precision_->check_loss(out["g_loss"], step, "generator loss");
       TrainedNet::step_together(loss, {gab_.get(), gba_.get()}, step);
     }
     torch::Tensor d_loss;
@@ -139,8 +138,7 @@ class CycleGanRecipe : public Recipe {
       out["d_a"] = d_a.item<double>(), out["d_b"] = d_b.item<double>();
       d_loss = d_a + d_b;
     }
-    if (!std::isfinite(out["d_a"] + out["d_b"]) && !precision_->scaler())
-      throw Error("discriminator loss became non-finite at step " + std::to_string(step));
+    precision_->check_loss(out["d_a"] + out["d_b"], step, "discriminator loss");
     TrainedNet::step_together(d_loss, {da_.get(), db_.get()}, step);
     out["lr_g"] = gab_->lr(step);
     return out;
@@ -167,6 +165,7 @@ class CycleGanRecipe : public Recipe {
       double p_ab = 0, p_ba = 0;
       const metrics::QualityOptions q{false, 0};
       for (int64_t i = 0; i < all_a.size(0); ++i) {
+        check_stop();
         const torch::Tensor x = all_a[i].unsqueeze(0).to(device_), y = all_b[i].unsqueeze(0).to(device_);
         p_ab += metrics::psnr(io::quantize(gab.forward(x)[0].cpu()), io::quantize(all_b[i]), q) / all_a.size(0);
         p_ba += metrics::psnr(io::quantize(gba.forward(y)[0].cpu()), io::quantize(all_a[i]), q) / all_a.size(0);

@@ -47,6 +47,7 @@ torch::Tensor FeatureNet::features(const torch::Tensor& images) {
   torch::NoGradGuard ng;
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < images.size(0); i += 64) {  // bounded memory for large sample counts
+    check_stop();
     torch::Tensor x = prepare(images.narrow(0, i, std::min<int64_t>(64, images.size(0) - i)));
     out.push_back((net_ ? net_->features(x) : inception_->features(x)).to(torch::kCPU));
   }
@@ -57,6 +58,7 @@ torch::Tensor FeatureNet::probabilities(const torch::Tensor& images) {
   torch::NoGradGuard ng;
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < images.size(0); i += 64) {
+    check_stop();
     torch::Tensor x = prepare(images.narrow(0, i, std::min<int64_t>(64, images.size(0) - i)));
     out.push_back(torch::softmax(holder_->forward(x), 1).to(torch::kCPU));
   }

@@ -133,12 +133,13 @@ bool resume_safe(const std::string& key) {
     if (p.size() == 2) return last == "num_workers" || last == "prefetch";
     // Where the data lives (a moved dataset), not what it is.
     return p.size() == 3 && p[1] == "train" &&
-           (last.size() > 4 && last.compare(last.size() - 4, 4, "_dir") == 0 || last == "path" || last == "skip_bad" || last == "cache");
+           ((last.size() > 4 && last.compare(last.size() - 4, 4, "_dir") == 0) || last == "path" || last == "skip_bad" || last == "cache");
   }
   if (p[0] == "recipe") {
     if (last == "lr") return true;  // recipe.optimizer.lr, recipe.optimizer_g.lr, ...
     if (starts_with(p[1], "scheduler")) return true;  // the schedule is a pure function of the step
-    if (p.size() == 2) return last == "grad_clip";
+    // What a non-finite step does: a run stopped by a NaN may resume skipping such steps.
+    if (p.size() == 2) return last == "grad_clip" || last == "nonfinite" || last == "max_skipped_steps";
     if (p.size() == 3 && p[1] == "val") return last == "save_images" || last == "tile" || last == "grid";
   }
   return false;

@@ -29,6 +29,7 @@ SrEvaluation evaluate_sr(archs::NetImpl& net, const data::SrFolderDataset& val, 
   ev.metrics = metric_names;
   const size_t n = val.files().size();
   for (size_t i = 0; i < n; ++i) {
+    check_stop();
     auto [lq, gt] = val.pair(i);
     torch::Tensor sr = io::quantize(archs::run_image(net, lq, tile, device));
     torch::Tensor bic = io::quantize(bicubic_upscale(lq, net.scale()));
@@ -121,8 +122,7 @@ class SrRecipe : public Recipe {
       loss = loss_(out.to(torch::kFloat32), gt);
     }
     const double l = loss.item<double>();
-    // Under fp16 an overflow is the loss scaler's business: it skips the step and lowers the scale.
-    if (!std::isfinite(l) && !precision_->scaler()) throw Error("loss became " + std::to_string(l) + " at step " + std::to_string(step));
+    precision_->check_loss(l, step, "loss");  // (under fp16 the loss scaler skips the step instead)
     const double gnorm = net_->step(loss, step, /*measure_norm=*/true);
     return {{"loss", l}, {"lr", net_->lr(step)}, {"grad_norm", gnorm}};
   }

@@ -145,8 +145,7 @@ class SrGanRecipe : public Recipe {
         }
       }
       out["g_loss"] = g_loss.item<double>();
-      if (!std::isfinite(out["g_loss"]) && !precision_->scaler())
-        throw Error("generator loss became " + std::to_string(out["g_loss"]) + " at step " + std::to_string(step));
+      precision_->check_loss(out["g_loss"], step, "generator loss");
       gen_->step(g_loss, step);
       out["lr_g"] = gen_->lr(step);
     } else {
@@ -163,8 +162,7 @@ class SrGanRecipe : public Recipe {
       out["d_fake"] = fake.mean().item<double>();
     }
     out["d_loss"] = d_loss.item<double>();
-    if (!std::isfinite(out["d_loss"]) && !precision_->scaler())
-      throw Error("discriminator loss became " + std::to_string(out["d_loss"]) + " at step " + std::to_string(step));
+    precision_->check_loss(out["d_loss"], step, "discriminator loss");
     disc_->step(d_loss, step);
     return out;
   }

@@ -90,7 +90,7 @@ class StyleRecipe : public Recipe {
       torch::Tensor y = net_->net().forward(x).to(torch::kFloat32);
       out = losses_of(x, y, &loss);
     }
-    if (!std::isfinite(out.at("loss")) && !precision_->scaler()) throw Error("loss became " + std::to_string(out.at("loss")) + " at step " + std::to_string(step));
+    precision_->check_loss(out.at("loss"), step, "loss");
     net_->step(loss, step);
     out["lr"] = net_->lr(step);
     return out;

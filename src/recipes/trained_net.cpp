@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <tuple>
 
 #include "tessera/archs/checkpoint.h"
 #include "tessera/archs/inference.h"
@@ -37,6 +39,62 @@ Precision::Precision(Cfg& rc, torch::Device device) : device_(device) {
     at::globalContext().setAllowTF32CuBLAS(true);
     at::globalContext().setAllowTF32CuDNN(true);
   }
+  where_ = rc.where("nonfinite");
+  nonfinite_ = rc.get_choice("nonfinite", "stop", {"stop", "skip"});
+  max_skipped_ = rc.get<int64_t>("max_skipped_steps", max_skipped_, 1, 1'000'000'000);
+}
+
+namespace {
+
+// True when every gradient of `params` is finite: one fused check per device and dtype.
+bool gradients_finite(const std::vector<torch::Tensor>& params) {
+  torch::NoGradGuard ng;
+  std::map<std::tuple<int, int, int>, std::vector<torch::Tensor>> groups;  // device type, index, dtype
+  for (const auto& p : params)
+    if (const torch::Tensor& g = p.grad(); g.defined())
+      groups[{static_cast<int>(g.device().type()), g.device().index(), static_cast<int>(g.scalar_type())}].push_back(g);
+  for (auto& [key, grads] : groups) {
+    torch::Tensor found = torch::zeros({}, torch::TensorOptions(torch::kFloat32).device(grads[0].device()));
+    at::_amp_foreach_non_finite_check_and_unscale_(grads, found, torch::ones({}, found.options()));
+    if (found.item<float>() != 0.0f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Precision::check_loss(double value, int64_t step, const std::string& what) {
+  if (std::isfinite(value) || scaler_) return;
+  if (nonfinite_ == "stop")
+    throw Error(fmt::format("step {}: the {} became {} ({} is stop); lower the learning rate, or set {}=skip to skip such steps",
+                            step + 1, what, value, where_, where_));
+  skip_step_ = step;
+  note_skipped(step, fmt::format("the {} is {}", what, value));
+}
+
+bool Precision::skip_update(const std::vector<torch::Tensor>& params, int64_t step, const std::string& net) {
+  if (scaler_) return false;  // the scaler's business
+  if (skip_step_ == step) return true;
+  if (gradients_finite(params)) return false;
+  if (nonfinite_ == "stop")
+    throw Error(fmt::format("step {}: the gradients of {} are not finite (NaN or Inf; {} is stop); lower the learning rate or set "
+                            "a grad_clip, or set {}=skip to skip such steps",
+                            step + 1, net, where_, where_));
+  skip_step_ = step;
+  note_skipped(step, "the gradients of " + net + " are not finite");
+  return true;
+}
+
+void Precision::note_skipped(int64_t step, const std::string& why) {
+  if (step == last_skipped_) return;
+  skipped_in_a_row_ = step == last_skipped_ + 1 ? skipped_in_a_row_ + 1 : 1;
+  last_skipped_ = step;
+  ++skipped_total_;
+  spdlog::warn("step {}: {}; its update is skipped ({}=skip; {} skipped so far)", step + 1, why, where_, skipped_total_);
+  if (skipped_in_a_row_ >= max_skipped_)
+    throw Error(fmt::format("step {}: {} steps in a row had non-finite losses or gradients ({}=skip, max_skipped_steps {}); "
+                            "the run diverged: lower the learning rate",
+                            step + 1, skipped_in_a_row_, where_, max_skipped_));
 }
 
 optim::AutocastScope Precision::autocast() const {
@@ -52,7 +110,7 @@ std::string Precision::summary() const {
 
 TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt, int64_t total_steps, torch::Device device,
                        const std::string& cfg_path)
-    : net_(std::move(net)), device_(device), opt_(opt) {
+    : net_(std::move(net)), device_(device), opt_(opt), name_(cfg_path) {
   net_->to(device_);
   if (opt_.precision && opt_.precision->channels_last()) archs::to_channels_last(*net_);
   // Distributed: every rank starts from rank 0's weights (the same seed makes them equal already;
@@ -120,6 +178,8 @@ double TrainedNet::apply_gradients(int64_t step, bool measure_norm) {
   const double norm = opt_.grad_clip > 0 || measure_norm ? optim::clip_grad_norm(trainable(), opt_.grad_clip)
                                                          : std::numeric_limits<double>::quiet_NaN();
   schedule_.apply(*optimizer_, step);
+  // Non-finite gradients outside fp16 stop the run or skip the update (no optimizer step, no EMA).
+  if (opt_.precision && opt_.precision->skip_update(trainable(), step, name_)) return norm;
   const bool stepped = scaler ? scaler->step(*optimizer_) : (optimizer_->step(), true);
   if (ema_ && stepped) ema_->update(*net_);
   return norm;

@@ -34,7 +34,14 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<int> g_signal{0};
-extern "C" void on_signal(int sig) { g_signal.store(sig); }
+// The first SIGINT/SIGTERM asks for a stop after the current step; a second one ends the process
+// at once (the checkpoints on disk are whole either way: they are written atomically).
+extern "C" void on_signal(int sig) {
+  if (g_signal.exchange(sig) != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
 
 struct SignalGuard {
   struct sigaction old_int{}, old_term{};
@@ -49,6 +56,7 @@ struct SignalGuard {
   ~SignalGuard() {
     sigaction(SIGINT, &old_int, nullptr);
     sigaction(SIGTERM, &old_term, nullptr);
+    g_signal.store(0);
   }
 };
 
@@ -593,7 +601,12 @@ int train(const TrainArgs& args) {
   auto checkpoint = [&]() {
     last_saved = st.step;
     if (!main_rank) return;
-    save_checkpoint(run_dir, *recipe, st, device);
+    try {
+      save_checkpoint(run_dir, *recipe, st, device);
+    } catch (const Error& e) {
+      // A full disk (or any write failure): the run stops; nothing on disk was touched.
+      throw Error(std::string(e.what()) + "\nthe run stops here; make room, then continue with: " + resume_hint);
+    }
     auto all = list_checkpoints(run_dir);
     for (size_t i = static_cast<size_t>(to.keep_last); i < all.size(); ++i) fs::remove_all(all[i]);
     spdlog::info("saved checkpoint {}", (run_dir / "checkpoints" / step_dir_name(st.step)).string());
@@ -604,6 +617,11 @@ int train(const TrainArgs& args) {
     bool is_best = false;
     try {
       is_best = run_validation();
+    } catch (const StopRequested& e) {
+      // The step is saved; the signal stops the run below, and a resumed run validates this step.
+      if (last_saved != st.step) checkpoint();
+      spdlog::warn("{} during the validation of step {}: validation stopped (a resumed run validates the step first)", e.what(), st.step);
+      return;
     } catch (...) {
       if (last_saved != st.step) checkpoint();
       spdlog::error("validation at step {} failed; the step is saved, continue with: {}", st.step, resume_hint);
@@ -621,10 +639,23 @@ int train(const TrainArgs& args) {
   // (Rank 0 alone reads metrics.jsonl: it decides, and every rank follows.)
   bool revalidate = main_rank && resumed && !branch && !step_validated && st.step > 0 && is_validation_step(st.step);
   if (dist::active()) revalidate = dist::allreduce_max(revalidate ? 1.0 : 0.0) > 0;
+  // After a step: the signal on any rank, or --stop-after, stops every rank at the same step, with
+  // that step saved.
+  auto stop_here = [&]() {
+    const int sig = dist::active() ? static_cast<int>(dist::allreduce_max(g_signal.load())) : g_signal.load();
+    if (sig == 0 && !(args.stop_after >= 0 && st.step >= args.stop_after)) return false;
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    if (last_saved != st.step) checkpoint();
+    dist::barrier();
+    spdlog::info("{} at step {}; continue with: {}", sig ? (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") : "stopped",
+                 st.step, resume_hint);
+    return true;
+  };
   if (revalidate) {
     spdlog::info("step {} was saved but not validated: validating it now", st.step);
     if (main_rank) validate_step();
     dist::barrier();
+    if (stop_here()) return 0;
   }
 
   while (st.step < to.total_steps) {
@@ -685,21 +716,17 @@ int train(const TrainArgs& args) {
     if (is_validation_step(st.step) && main_rank) validate_step();
     // Checkpoints are taken at a barrier: no rank runs ahead of rank 0's files.
     if (save || is_validation_step(st.step)) dist::barrier();
-    // A signal on any rank stops every rank at the same step.
-    const int sig = dist::active() ? static_cast<int>(dist::allreduce_max(g_signal.load())) : g_signal.load();
-    if (sig != 0 || (args.stop_after >= 0 && st.step >= args.stop_after)) {
-      if (tty) std::fprintf(stderr, "\r\033[K");
-      if (last_saved != st.step) checkpoint();
-      dist::barrier();
-      spdlog::info("{} at step {}; continue with: {}", sig ? (sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)") : "stopped",
-                   st.step, resume_hint);
-      return 0;
-    }
+    if (stop_here()) return 0;
   }
   if (tty) std::fprintf(stderr, "\n");
   spdlog::info("done: {} steps in {}", to.total_steps - first_step,
                format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()));
   return 0;
+}
+
+void check_stop() {
+  if (const int sig = g_signal.load())
+    throw StopRequested(sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
 }
 
 }  // namespace tessera::recipes

@@ -2,8 +2,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 
 #include "../support/support.h"
+#include "tessera/core/config.h"
 #include "tessera/core/error.h"
 #include "tessera/io/event_log.h"
 #include "tessera/io/files.h"
@@ -47,6 +50,69 @@ TEST_CASE("truncated or corrupt safetensors give an error naming the file", "[io
   bad[8] = '#';  // the header's opening brace
   REQUIRE_THROWS_WITH(io::parse_safetensors(bad, "z.safetensors"), Contains("z.safetensors"));
   REQUIRE_THROWS_AS(io::parse_safetensors(bytes + "xx", "t"), Error);
+}
+
+namespace {
+// A safetensors file from a raw JSON header and a data section, for the refusal tests.
+std::string raw_safetensors(const std::string& header, size_t data_bytes, uint64_t claimed_len = 0) {
+  const uint64_t hl = claimed_len ? claimed_len : header.size();
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((hl >> (8 * i)) & 0xff);
+  return out + header + std::string(data_bytes, '\x01');
+}
+std::string f32(const std::string& name, const std::string& shape, uint64_t b, uint64_t e) {
+  return "\"" + name + "\":{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[" + std::to_string(b) +
+         "," + std::to_string(e) + "]}";
+}
+}  // namespace
+
+TEST_CASE("the safetensors reader refuses each malformed layout with its own message", "[io][safetensors]") {
+  auto refuses = [](const std::string& bytes, const std::string& why) {
+    INFO(why);
+    REQUIRE_THROWS_WITH(io::parse_safetensors(bytes, "m.safetensors"), Contains("m.safetensors") && Contains(why));
+  };
+  // A well-formed control, so each case below differs from a valid file in one point only.
+  REQUIRE_NOTHROW(io::parse_safetensors(raw_safetensors("{" + f32("a", "[2]", 0, 8) + "," + f32("b", "[1]", 8, 12) + "}", 12), "m"));
+  refuses(raw_safetensors("{}", 0, 4096), "exceeds the file");
+  refuses(raw_safetensors("{}", 0, 100'000'001), "over the 100 MB limit");
+  refuses(raw_safetensors("{\"a\":", 0), "not JSON");
+  refuses(raw_safetensors("[1,2]", 0), "not a JSON object");
+  refuses(raw_safetensors("{\"a\":{\"dtype\":\"F31\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4), "unknown dtype");
+  refuses(raw_safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), "lacks shape or data_offsets");
+  refuses(raw_safetensors("{" + f32("a", "[2]", 0, 8) + "," + f32("b", "[2]", 4, 12) + "}", 12), "overlap");
+  refuses(raw_safetensors("{" + f32("a", "[1]", 0, 4) + "," + f32("b", "[1]", 8, 12) + "}", 12), "gap");
+  refuses(raw_safetensors("{" + f32("a", "[4]", 0, 16) + "}", 8), "beyond the end of the file");
+  refuses(raw_safetensors("{" + f32("a", "[3]", 0, 8) + "}", 8), "do not match its shape and dtype");
+  refuses(raw_safetensors("{" + f32("a", "[1]", 0, 4) + "}", 8), "trailing bytes");
+  // A shape whose byte count overflows 64 bits is refused before anything is allocated.
+  refuses(raw_safetensors("{" + f32("a", "[4294967296,4294967296,16]", 0, 0) + "}", 0), "byte size overflows 64 bits");
+  refuses(raw_safetensors("{" + f32("a", "[-1]", 0, 4) + "}", 4), "negative or non-integer dimension");
+  refuses(raw_safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0.5,4]}}", 4),
+          "not two non-negative integers");
+  refuses(raw_safetensors("{\"__metadata__\":{\"k\":1}}", 0), "metadata value of 'k' is not a string");
+}
+
+// Inputs the fuzzers found or that guard a past bug (tests/fuzz/regressions/<target>/): each must be
+// refused with tessera::Error or accepted, never crash or leak another exception type.
+TEST_CASE("fuzz regression inputs are refused cleanly", "[io][fuzz]") {
+  const auto root = test::source_dir() / "tests" / "fuzz" / "regressions";
+  const std::map<std::string, std::function<void(const std::string&, const std::string&)>> readers = {
+      {"safetensors", [](const std::string& b, const std::string& src) { io::parse_safetensors(b, src); }},
+      {"image", [](const std::string& b, const std::string& src) { io::decode_image(b, src); }},
+      {"config", [](const std::string& b, const std::string& src) { load_yaml_text(b, src); }}};
+  int n = 0;
+  for (const auto& [target, read] : readers) {
+    for (const auto& e : std::filesystem::directory_iterator(root / target)) {
+      if (e.path().filename().string().front() == '.') continue;
+      INFO(e.path().string());
+      try {
+        read(io::read_file(e.path()), e.path().string());
+      } catch (const Error&) {
+      }
+      ++n;
+    }
+  }
+  REQUIRE(n >= 3);
 }
 
 TEST_CASE("atomic writes replace the file whole", "[io]") {

@@ -1,7 +1,7 @@
 // Runs that never lose or silently corrupt work (issue 13): resume with a changed config, resume
 // from an older checkpoint, two trainings in one run directory, scale mismatches, the wrong kind of
 // checkpoint for a command, tiling limits, and the weak answers to bad values, files and arguments.
-// Each case reproduces a failure of the earlier main; docs/bad_inputs.md lists them.
+// Each case reproduces a failure of the earlier main; docs/errors.md lists them.
 #include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -17,6 +17,7 @@
 #include "tessera/io/safetensors.h"
 #include "tessera/metrics/image_quality.h"
 #include "tessera/recipes/run_dir.h"
+#include "tessera/recipes/trained_net.h"
 #include "tessera/recipes/trainer.h"
 
 using namespace tessera;
@@ -505,4 +506,71 @@ TEST_CASE("run directory helpers: config diffs, safe keys, override merging, quo
     REQUIRE(!recipes::resume_safe(k));
   REQUIRE(recipes::merge_overrides({"a=1", "b=2"}, {"a=3"}) == std::vector<std::string>{"b=2", "a=3"});
   REQUIRE(recipes::shell_command({"tessera", "a b", "x=it's"}) == "tessera 'a b' 'x=it'\\''s'");
+}
+
+TEST_CASE("non-finite losses and gradients stop the run or skip the step, as recipe.nonfinite says", "[recipes][nonfinite]") {
+  struct Net {
+    YAML::Node rc;
+    Cfg cfg;
+    std::shared_ptr<recipes::Precision> precision;
+    std::unique_ptr<recipes::TrainedNet> tn;
+    explicit Net(const std::string& extra)
+        : rc(YAML::Load("{type: sr, optimizer: {type: adam, lr: 0.01}" + extra + "}")), cfg(rc, "recipe", "t.yaml") {
+      precision = std::make_shared<recipes::Precision>(cfg, torch::kCPU);
+      recipes::TrainedNetOptions o;
+      o.precision = precision;
+      o.ema = 0.5;
+      auto net = archs::build_arch(Cfg(YAML::Load("{type: espcn, scale: 2, channels: 3, feat1: 4, feat2: 4}"), "network", "t.yaml"));
+      tn = std::make_unique<recipes::TrainedNet>(net, cfg, o, 100, torch::kCPU, "network");
+    }
+    std::vector<torch::Tensor> weights() {
+      std::vector<torch::Tensor> w;
+      for (auto& p : tn->net().parameters()) w.push_back(p.detach().clone());
+      for (auto& p : tn->inference().parameters()) w.push_back(p.detach().clone());
+      return w;
+    }
+    // One step whose loss is scaled by `factor` (NaN poisons loss and gradients; inf only the loss's value).
+    void step(int64_t i, double factor) {
+      torch::Tensor y = tn->net().forward(torch::rand({1, 3, 6, 6}));
+      torch::Tensor loss = y.abs().mean() * factor;
+      precision->check_loss(loss.item<double>(), i, "loss");
+      tn->step(loss, i);
+    }
+  };
+  auto same = [](const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!torch::equal(a[i], b[i])) return false;
+    return true;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  SECTION("stop (the default) names the step and the key") {
+    Net n("");
+    n.step(0, 1.0);
+    REQUIRE_THROWS_WITH(n.step(3, nan), Contains("step 4") && Contains("loss became nan") && Contains("recipe.nonfinite"));
+    // Gradients alone non-finite (a loss whose value is finite): caught before the update.
+    Net g("");
+    const auto before = g.weights();
+    torch::Tensor y = g.tn->net().forward(torch::rand({1, 3, 6, 6}));
+    torch::Tensor loss = (y * torch::full_like(y, nan)).nan_to_num(0.0).sum() + y.sum() * 0;  // value 0, gradients NaN
+    REQUIRE(std::isfinite(loss.item<double>()));
+    REQUIRE_THROWS_WITH(g.tn->step(loss, 6), Contains("step 7") && Contains("gradients of network are not finite"));
+    REQUIRE(same(before, g.weights()));
+  }
+  SECTION("skip drops the update (weights, optimizer and EMA unchanged) and goes on") {
+    Net n(", nonfinite: skip, max_skipped_steps: 3");
+    n.step(0, 1.0);
+    const auto before = n.weights();
+    n.step(1, nan);
+    REQUIRE(same(before, n.weights()));
+    REQUIRE(n.precision->skipped_steps() == 1);
+    n.step(2, 1.0);
+    REQUIRE_FALSE(same(before, n.weights()));
+    // Three in a row: the run has diverged.
+    n.step(3, nan);
+    n.step(4, std::numeric_limits<double>::infinity());
+    REQUIRE_THROWS_WITH(n.step(5, nan), Contains("3 steps in a row") && Contains("max_skipped_steps 3"));
+  }
+  SECTION("a bad policy is a config error") {
+    REQUIRE_THROWS_WITH(Net(", nonfinite: ignore"), Contains("recipe.nonfinite") && Contains("ignore"));
+  }
 }

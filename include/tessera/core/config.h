@@ -74,6 +74,8 @@ class Cfg {
 
 // Loads a YAML file; a syntax error names the file, line and column.
 YAML::Node load_yaml_file(const std::string& file);
+// The same for the text of a config; `file` names it in errors.
+YAML::Node load_yaml_text(const std::string& text, const std::string& file);
 // Applies "a.b.c=value" overrides (value parsed as YAML) to `root`.
 void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides);
 // Deep copy (yaml-cpp nodes alias by default).
@@ -84,6 +86,10 @@ std::string yaml_dump(const YAML::Node& n);
 
 // ---- template implementation ----
 namespace detail {
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
 std::string shortest_double(double v);  // the shortest text that reads back as v ("0.1", not 0.10000000000000001)
 template <class T>
 YAML::Node value_node(const T& v) {
@@ -117,6 +123,12 @@ T Cfg::convert(const std::string& key, const YAML::Node& n) const {
         fail(key, "expected a finite number, got '" + n.Scalar() + "'");
       }
       return v;
+    } else if constexpr (detail::is_vector<T>::value && !std::is_same_v<T, std::string>) {
+      // Element by element, with the checks above (finite numbers, strict integers).
+      if (!n.IsSequence()) throw YAML::BadConversion(n.Mark());
+      T out;
+      for (size_t i = 0; i < n.size(); ++i) out.push_back(convert<typename T::value_type>(key, n[i]));
+      return out;
     } else {
       return n.as<T>();
     }

@@ -17,6 +17,8 @@ struct Image {
 
 // Throws tessera::Error naming the file when it is missing, unreadable or corrupt.
 Image read_image(const std::string& path);
+// The same for the bytes of an image file; `source` names it in errors.
+Image decode_image(std::string bytes, const std::string& source);
 // Writes float [3,H,W] (values clamped to [0,1], rounded) to 8 bits, or 16 bits where the format
 // allows (png, tiff) and bit_depth == 16. Atomic.
 // With `alpha` ([1,H,W]), formats with an alpha channel (png, tiff, webp) get RGBA; others cannot

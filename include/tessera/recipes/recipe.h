@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/core/error.h"
 #include "tessera/core/registry.h"
 #include "tessera/data/dataset.h"
 #include "tessera/io/safetensors.h"
@@ -15,6 +16,16 @@
 namespace tessera::recipes {
 
 using Scalars = std::map<std::string, double>;
+
+// SIGINT/SIGTERM during `tessera train` set a stop request that the Trainer honours after the
+// current step. Long loops outside train_step (validation, generative scoring) call check_stop()
+// between images or batches: it throws StopRequested, which the Trainer turns into a clean exit with
+// the step's checkpoint already saved (a resumed run validates that step first). Outside training
+// (no request can be set) it does nothing.
+struct StopRequested : Error {
+  using Error::Error;
+};
+void check_stop();
 class Precision;
 
 struct ValResult {

@@ -20,6 +20,11 @@ namespace tessera::recipes {
 //                             adds one GradScaler shared by all the recipe's networks)
 //   tf32: false               TF32 matmuls and convolutions on GPUs (Ampere and later)
 //   channels_last: false      4-D weights (so activations) in NHWC
+//   nonfinite: stop           a NaN/Inf loss or gradient (outside fp16, whose scaler skips such
+//                             steps itself): `stop` ends the run with an error naming the step (the
+//                             last checkpoint is untouched); `skip` drops that step's update with a
+//                             warning and goes on, stopping after max_skipped_steps in a row
+//   max_skipped_steps: 25
 // The Trainer updates the scaler after each iteration and keeps its state in checkpoints.
 class Precision {
  public:
@@ -30,11 +35,23 @@ class Precision {
   bool channels_last() const { return channels_last_; }
   std::string summary() const;  // ", autocast fp16 (loss scaling)"; "" for fp32
 
+  // A recipe's loss `what` ("loss", "generator loss") at 0-based `step`: a non-finite value throws
+  // under nonfinite: stop, or marks the step to be skipped under skip (no-op under fp16).
+  void check_loss(double value, int64_t step, const std::string& what);
+  // After backward, before the update of network `net`: true when the update must be skipped (its
+  // gradients, or a loss of this step, were non-finite under skip); throws under stop.
+  bool skip_update(const std::vector<torch::Tensor>& params, int64_t step, const std::string& net);
+  int64_t skipped_steps() const { return skipped_total_; }
+
  private:
+  // Counts step `step` as skipped (once per step), throwing after max_skipped_steps in a row.
+  void note_skipped(int64_t step, const std::string& why);
+
   torch::Device device_;
-  std::string amp_ = "none";
+  std::string amp_ = "none", nonfinite_ = "stop", where_;
   bool channels_last_ = false, tf32_ = false;
   std::shared_ptr<optim::GradScaler> scaler_;
+  int64_t max_skipped_ = 25, skip_step_ = -1, last_skipped_ = -2, skipped_in_a_row_ = 0, skipped_total_ = 0;
 };
 using PrecisionPtr = std::shared_ptr<Precision>;
 
@@ -48,7 +65,7 @@ struct TrainedNetOptions {
   std::string default_scheduler;
   double ema = 0;        // EMA decay (0: none)
   double grad_clip = 0;  // max global gradient norm (0: none)
-  PrecisionPtr precision;  // the recipe's amp/channels_last (null: fp32, NCHW)
+  PrecisionPtr precision;  // the recipe's amp/channels_last/nonfinite (null: fp32, NCHW, stop)
   // Names in checkpoints' state.pt (kept stable so older checkpoints resume).
   std::string state_net = "net", state_optimizer = "optimizer", state_ema = "ema";
 };
@@ -66,8 +83,8 @@ class TrainedNet {
 
   // One optimisation step of `loss`: zero grads, backward (of the scaled loss under fp16), the mean
   // over ranks when distributed (dist::average_gradients), unscale,
-  // clip, the schedule's lr for `step`, optimizer step (skipped on inf/NaN gradients under fp16),
-  // EMA update. Returns the gradient norm before clipping (measured only when
+  // clip, the schedule's lr for `step`, optimizer step (skipped on inf/NaN gradients under fp16, and
+  // under recipe.nonfinite: skip), EMA update. Returns the gradient norm before clipping (measured only when
   // clipping or `measure_norm`; else NaN).
   double step(const torch::Tensor& loss, int64_t step, bool measure_norm = false);
   // One step of several networks on one loss (CycleGAN's two generators, or its two
@@ -96,6 +113,7 @@ class TrainedNet {
   archs::NetPtr net_, ema_net_;
   torch::Device device_;
   TrainedNetOptions opt_;
+  std::string name_;  // cfg_path
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::string optimizer_type_;
   optim::LrSchedule schedule_;

@@ -1,0 +1,26 @@
+// libFuzzer harness: tessera::io::decode_image (OpenCV's decoders behind tessera's checks) on
+// arbitrary bytes. An image decodes to [3,H,W] in [0,1] (alpha [1,H,W]) or is refused with
+// tessera::Error; anything else is a finding.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "tessera/core/error.h"
+#include "tessera/io/image_io.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  tessera::io::Image img;
+  try {
+    img = tessera::io::decode_image(std::string(reinterpret_cast<const char*>(data), size), "fuzz.img");
+  } catch (const tessera::Error&) {
+    return 0;
+  }
+  const auto& x = img.rgb;
+  if (x.dim() != 3 || x.size(0) != 3 || x.size(1) < 1 || x.size(2) < 1) std::abort();
+  if (x.min().item<float>() < 0.f || x.max().item<float>() > 1.f) std::abort();
+  if (img.bit_depth != 8 && img.bit_depth != 16) std::abort();
+  if (img.alpha.defined() && (img.alpha.dim() != 3 || img.alpha.size(0) != 1 || img.alpha.size(1) != x.size(1) ||
+                              img.alpha.size(2) != x.size(2)))
+    std::abort();
+  return 0;
+}
