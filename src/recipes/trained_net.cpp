@@ -74,7 +74,9 @@ void Precision::check_loss(double value, int64_t step, const std::string& what) 
 
 bool Precision::skip_update(const std::vector<torch::Tensor>& params, int64_t step, const std::string& net) {
   if (scaler_) return false;  // the scaler's business
-  if (skip_step_ == step) return true;
+  // A step whose loss alone was non-finite is skipped here; distributed, only the gradients decide
+  // (they are every rank's mean, so every rank skips the same steps; a rank's loss is its own).
+  if (skip_step_ == step && !dist::active()) return true;
   if (gradients_finite(params)) return false;
   if (nonfinite_ == "stop")
     throw Error(fmt::format("step {}: the gradients of {} are not finite (NaN or Inf; {} is stop); lower the learning rate or set "

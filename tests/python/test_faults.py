@@ -67,7 +67,7 @@ check(all(bool((w_ref[k] == w_got[k]).all()) for k in w_ref), "with room again, 
 val = os.path.join(a.work, "big_val")
 os.makedirs(val)
 src_val = os.path.join(a.data, "val")
-for i in range(60):
+for i in range(40):
     for n in sorted(os.listdir(src_val)):
         os.symlink(os.path.join(src_val, n), os.path.join(val, f"{i:03d}_{n}"))
 sig_run = os.path.join(a.work, "sigterm")
@@ -77,7 +77,7 @@ target = os.path.join(sig_run, "checkpoints", "step_00000010")
 deadline = time.time() + 120
 while not os.path.isdir(target) and p.poll() is None and time.time() < deadline:
     time.sleep(0.01)
-time.sleep(0.5)  # inside the validation of step 10 (180 images)
+time.sleep(0.5)  # inside the validation of step 10 (120 images)
 t_sig = time.time()
 p.send_signal(signal.SIGTERM)
 out, _ = p.communicate(timeout=120)
