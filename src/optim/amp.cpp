@@ -12,21 +12,38 @@ GradScaler::GradScaler(torch::Device device, Options opt) : opt_(opt) {
   growth_tracker_ = torch::zeros({}, torch::TensorOptions(torch::kInt32).device(device));
 }
 
-void GradScaler::unscale(torch::optim::Optimizer& opt) {
-  if (found_inf_.count(&opt)) return;  // already this iteration
+torch::Tensor unscale_and_check_finite(const std::vector<torch::Tensor>& params, const torch::Tensor& inv_scale) {
   torch::NoGradGuard ng;
-  torch::Tensor found = torch::zeros({}, scale_.options());
-  const torch::Tensor inv_scale = scale_.to(torch::kFloat64).reciprocal().to(torch::kFloat32);
+  torch::Tensor found = torch::zeros({}, inv_scale.options());
   // One foreach call per gradient dtype (the kernel wants one dtype per list).
   std::map<at::ScalarType, std::vector<torch::Tensor>> by_dtype;
-  for (auto& group : opt.param_groups())
-    for (auto& p : group.params())
-      if (p.grad().defined()) {
-        TORCH_CHECK(p.grad().device() == scale_.device(), "GradScaler: a gradient on ", p.grad().device(), " but the scale on ", scale_.device());
-        by_dtype[p.grad().scalar_type()].push_back(p.grad());
-      }
+  for (const auto& p : params)
+    if (p.grad().defined()) {
+      TORCH_CHECK(p.grad().device() == inv_scale.device(), "unscale_and_check_finite: a gradient on ", p.grad().device(),
+                  " but the scale on ", inv_scale.device());
+      by_dtype[p.grad().scalar_type()].push_back(p.grad());
+    }
   for (auto& [dtype, grads] : by_dtype) at::_amp_foreach_non_finite_check_and_unscale_(grads, found, inv_scale);
-  found_inf_[&opt] = found;
+  return found;
+}
+
+bool gradients_finite(const std::vector<torch::Tensor>& params) {
+  std::map<std::string, std::vector<torch::Tensor>> by_device;  // the check wants one device per call
+  for (const auto& p : params)
+    if (p.grad().defined()) by_device[p.grad().device().str()].push_back(p);
+  for (const auto& [dev, ps] : by_device) {
+    const torch::Tensor one = torch::ones({}, torch::TensorOptions(torch::kFloat32).device(ps[0].grad().device()));
+    if (unscale_and_check_finite(ps, one).item<float>() != 0.0f) return false;
+  }
+  return true;
+}
+
+void GradScaler::unscale(torch::optim::Optimizer& opt) {
+  if (found_inf_.count(&opt)) return;  // already this iteration
+  std::vector<torch::Tensor> params;
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params()) params.push_back(p);
+  found_inf_[&opt] = unscale_and_check_finite(params, scale_.to(torch::kFloat64).reciprocal().to(torch::kFloat32));
 }
 
 bool GradScaler::step(torch::optim::Optimizer& opt) {

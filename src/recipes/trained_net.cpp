@@ -5,8 +5,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <map>
-#include <tuple>
 
 #include "tessera/archs/checkpoint.h"
 #include "tessera/archs/inference.h"
@@ -44,25 +42,6 @@ Precision::Precision(Cfg& rc, torch::Device device) : device_(device) {
   max_skipped_ = rc.get<int64_t>("max_skipped_steps", max_skipped_, 1, 1'000'000'000);
 }
 
-namespace {
-
-// True when every gradient of `params` is finite: one fused check per device and dtype.
-bool gradients_finite(const std::vector<torch::Tensor>& params) {
-  torch::NoGradGuard ng;
-  std::map<std::tuple<int, int, int>, std::vector<torch::Tensor>> groups;  // device type, index, dtype
-  for (const auto& p : params)
-    if (const torch::Tensor& g = p.grad(); g.defined())
-      groups[{static_cast<int>(g.device().type()), g.device().index(), static_cast<int>(g.scalar_type())}].push_back(g);
-  for (auto& [key, grads] : groups) {
-    torch::Tensor found = torch::zeros({}, torch::TensorOptions(torch::kFloat32).device(grads[0].device()));
-    at::_amp_foreach_non_finite_check_and_unscale_(grads, found, torch::ones({}, found.options()));
-    if (found.item<float>() != 0.0f) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 void Precision::check_loss(double value, int64_t step, const std::string& what) {
   if (std::isfinite(value) || scaler_) return;
   if (nonfinite_ == "stop")
@@ -77,7 +56,7 @@ bool Precision::skip_update(const std::vector<torch::Tensor>& params, int64_t st
   // A step whose loss alone was non-finite is skipped here; distributed, only the gradients decide
   // (they are every rank's mean, so every rank skips the same steps; a rank's loss is its own).
   if (skip_step_ == step && !dist::active()) return true;
-  if (gradients_finite(params)) return false;
+  if (optim::gradients_finite(params)) return false;
   if (nonfinite_ == "stop")
     throw Error(fmt::format("step {}: the gradients of {} are not finite (NaN or Inf; {} is stop); lower the learning rate or set "
                             "a grad_clip, or set {}=skip to skip such steps",

@@ -119,7 +119,9 @@ void save_checkpoint(const fs::path& run_dir, Recipe& recipe, const TrainerState
   }
 }
 
-// Replaces best/ by a copy of checkpoint step_N (with best.yaml) without a window where neither exists.
+// Replaces best/ by a copy of checkpoint step_N (with best.yaml): the copy is made whole in
+// best.tmp, best/ moves to best.old, best.tmp to best/. A process killed between the two renames
+// leaves no best/; recover_best puts the complete best.tmp in its place when the run next starts.
 void save_best(const fs::path& run_dir, const TrainerState& st) {
   const fs::path ckdir = run_dir / "checkpoints";
   const fs::path src = ckdir / step_dir_name(st.step);
@@ -140,6 +142,22 @@ void save_best(const fs::path& run_dir, const TrainerState& st) {
     if (!fs::exists(best, ec) && fs::exists(best_old, ec)) fs::rename(best_old, best, ec);
     throw Error("cannot copy checkpoint '" + src.string() + "' to '" + best.string() + "' (best/ is unchanged): " + e.what());
   }
+}
+
+// Undoes what a kill inside save_best can leave: no best/, with best.tmp (complete once best/ was
+// moved aside) and best.old. Otherwise drops the leftovers of an interrupted copy.
+void recover_best(const fs::path& run_dir) {
+  const fs::path ckdir = run_dir / "checkpoints";
+  const fs::path best = ckdir / "best", best_tmp = ckdir / "best.tmp", best_old = ckdir / "best.old";
+  if (!fs::exists(best) && fs::exists(best_old)) {
+    const fs::path from = fs::exists(best_tmp) ? best_tmp : best_old;
+    fs::rename(from, best);
+    io::fsync_dir(ckdir);
+    spdlog::warn("restored {} from {} (a run was killed while replacing it)", best.string(), from.string());
+  }
+  std::error_code ec;
+  fs::remove_all(best_tmp, ec);
+  fs::remove_all(best_old, ec);
 }
 
 // Loads a checkpoint into the recipe; throws on any inconsistency.
@@ -342,6 +360,7 @@ int train(const TrainArgs& args) {
   if (main_rank) {
     fs::create_directories(run_dir);
     lock.emplace(run_dir);
+    recover_best(run_dir);
   }
   // Marked only once the lock is ours: a launch that lost the lock must not remove the winner's.
   CreatedDir created{fresh_dir ? run_dir : fs::path()};

@@ -2,8 +2,10 @@
 --resume auto, and check that
 
 - after every kill, each checkpoint on disk is whole: it loads (safetensors' own reader) and its
-  weights equal, bit for bit, the uninterrupted run's checkpoint of the same step;
-- the finished run's final weights and logged metrics equal the uninterrupted run's.
+  weights equal, bit for bit, the uninterrupted run's checkpoint of the same step; best/ is a whole
+  copy of the step its best.yaml names (or, killed inside its replacement, best.tmp + best.old,
+  which the next start puts back);
+- the finished run's final weights, best/ and logged metrics equal the uninterrupted run's.
 
 Kills land at a random step (the run is killed a random fraction of a step after metrics.jsonl
 shows it), or, one time in four, a random moment after the process starts (loading, resuming,
@@ -69,6 +71,32 @@ def same_weights(a, b):
 def fail(msg):
     sys.stderr.write("FAILED: " + msg + "\n")
     raise SystemExit(1)
+
+
+def best_record(run_dir):
+    path = os.path.join(run_dir, "checkpoints", "best", "best.yaml")
+    return open(path).read() if os.path.exists(path) else None
+
+
+def check_best(run_dir, ref_weights, weight_file, when, allow_replacing=False):
+    """best/ is a whole copy of the checkpoint of the step its best.yaml names. A kill inside its
+    replacement may leave best.tmp + best.old instead, which the next start puts back."""
+    d = os.path.join(run_dir, "checkpoints")
+    record = best_record(run_dir)
+    if record is None:
+        if allow_replacing and os.path.isdir(os.path.join(d, "best.old")):
+            return
+        if os.path.isdir(os.path.join(d, "best.old")) or os.path.isdir(os.path.join(d, "best")):
+            fail(f"{when}: best/ is missing or lacks best.yaml")
+        return
+    step = int(next(l for l in record.splitlines() if l.startswith("step:")).split(":")[1])
+    name = f"step_{step:08d}"
+    try:
+        got = load_file(os.path.join(d, "best", weight_file))
+    except Exception as e:  # noqa: BLE001 - any failure to load is the finding
+        fail(f"{when}: best/ does not load: {e}")
+    if name not in ref_weights or not same_weights(got, ref_weights[name]):
+        fail(f"{when}: best/ (step {step}) differs from the uninterrupted run's checkpoint {name}")
 
 
 def metrics_rows(run_dir):
@@ -140,6 +168,7 @@ def main():
                     fail(f"kill {kills}: checkpoint {c} does not load: {e}")
                 if c not in ref_weights or not same_weights(got, ref_weights[c]):
                     fail(f"kill {kills}: checkpoint {c} differs from the uninterrupted run's")
+            check_best(run, ref_weights, weight_file, f"kill {kills}", allow_replacing=True)
             continue
         err = proc.stderr.read()
         proc.wait()
@@ -155,6 +184,9 @@ def main():
     for c in checkpoints(run):
         if not same_weights(load_file(os.path.join(run, "checkpoints", c, weight_file)), ref_weights[c]):
             fail(f"checkpoint {c} differs from the uninterrupted run's")
+    check_best(run, ref_weights, weight_file, "the finished run")
+    if best_record(run) != best_record(ref):
+        fail(f"best/ differs from the uninterrupted run's: {best_record(run)} vs {best_record(ref)}")
     if metrics_rows(run) != metrics_rows(ref):
         fail("metrics.jsonl differs from the uninterrupted run's (steps: "
              f"{[r['step'] for r in metrics_rows(run)][:50]})")

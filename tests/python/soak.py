@@ -54,16 +54,13 @@ def main():
         p.error("--tessera, --source and --work are required to run a soak")
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
-    src = a.source
     cadence = max(1, a.steps // 10)
-    cmd = [a.tessera, "train", os.path.join(src, a.config), "--run-dir", os.path.join(a.work, "run"),
-           f"data.train.hr_dir={src}/datasets/skimage/train", f"data.val.hr_dir={src}/datasets/skimage/val",
+    cmd = [a.tessera, "train", os.path.join(a.source, a.config), "--run-dir", os.path.join(a.work, "run"),
            f"trainer.total_steps={a.steps}", f"trainer.log_every={max(1, a.steps // 100)}", f"trainer.val_every={cadence}",
-           f"trainer.save_every={cadence}", "data.train.repeat=1000", *a.overrides]
-    if "sr_smoke" not in a.config:
-        cmd = [c for c in cmd if not c.startswith(("data.train.hr_dir", "data.val.hr_dir", "data.train.repeat"))]
+           f"trainer.save_every={cadence}", *a.overrides]
     t0 = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # From the repository root, where the configs' relative data paths (datasets/...) point.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=a.source)
     samples = []
     while proc.poll() is None:
         r = rss_mb(proc.pid)

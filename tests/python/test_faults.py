@@ -5,7 +5,7 @@
   checkpoint; every earlier checkpoint is byte-for-byte intact, nothing half-written is left, and a
   resumed run ends with the uninterrupted run's weights;
 - SIGTERM during a long validation exits within seconds (not after the validation), with the step
-  saved; the resumed run validates that step first;
+  saved; the resumed run validates that step first; a second SIGTERM ends the process at once;
 - a run that diverges to NaN stops with recipe.nonfinite: stop, naming the step and the key, and its
   checkpoints survive; with recipe.nonfinite: skip the same run skips those steps instead.
 """
@@ -71,7 +71,8 @@ for i in range(40):
     for n in sorted(os.listdir(src_val)):
         os.symlink(os.path.join(src_val, n), os.path.join(val, f"{i:03d}_{n}"))
 sig_run = os.path.join(a.work, "sigterm")
-args = smoke_train_args(a, sig_run, "trainer.total_steps=20", "trainer.save_every=10", "trainer.val_every=10", f"data.val.hr_dir={val}")
+sig_overrides = ["trainer.total_steps=20", "trainer.save_every=10", "trainer.val_every=10", f"data.val.hr_dir={val}"]
+args = smoke_train_args(a, sig_run, *sig_overrides)
 p = subprocess.Popen([str(c) for c in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 target = os.path.join(sig_run, "checkpoints", "step_00000010")
 deadline = time.time() + 120
@@ -92,6 +93,25 @@ out = run(args + ["--resume", "auto"])
 log = open(os.path.join(sig_run, "train.log")).read()
 check("step 10 was saved but not validated: validating it now" in log, "the resumed run validates step 10 first")
 check(waited * 2 < time.time() - t0, f"the stop came well before the validations' end ({waited:.1f} s vs {time.time() - t0:.1f} s for the resumed leg)")
+
+# A second signal ends the process at once; what is on disk stays whole.
+twice = os.path.join(a.work, "sigterm_twice")
+p = subprocess.Popen([str(c) for c in smoke_train_args(a, twice, *sig_overrides)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+target = os.path.join(twice, "checkpoints", "step_00000010")
+deadline = time.time() + 120
+while not os.path.isdir(target) and p.poll() is None and time.time() < deadline:
+    time.sleep(0.01)
+time.sleep(0.5)
+# Signals of one kind do not queue: one sent while the first is still pending would merge with it,
+# so SIGTERM is repeated every 5 ms until the process is gone.
+deadline = time.time() + 60
+while p.poll() is None and time.time() < deadline:
+    p.send_signal(signal.SIGTERM)
+    time.sleep(0.005)
+p.wait(timeout=60)
+check(p.returncode == -signal.SIGTERM, f"a second SIGTERM ends the process at once (exit {p.returncode})")
+w = load_file(os.path.join(target, "model.safetensors"))
+check(len(w) > 0, "the step saved before the signals loads")
 
 # --- a run that diverges ------------------------------------------------------------------------
 div = ["trainer.total_steps=40", "trainer.save_every=5", "trainer.val_every=0", "trainer.log_every=1",

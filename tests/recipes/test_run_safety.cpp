@@ -574,3 +574,25 @@ TEST_CASE("non-finite losses and gradients stop the run or skip the step, as rec
     REQUIRE_THROWS_WITH(Net(", nonfinite: ignore"), Contains("recipe.nonfinite") && Contains("ignore"));
   }
 }
+
+TEST_CASE("a run killed while replacing best/ gets its best checkpoint back on the next start", "[recipes][resume]") {
+  auto dir = test::temp_dir("best_recovery");
+  const fs::path run = dir / "run";
+  auto r = test::run_cli(test::sr_smoke_args(run, {"trainer.total_steps=20", "trainer.val_every=10", "trainer.save_every=10"}));
+  REQUIRE(r.exit_code == 0);
+  const fs::path ck = run / "checkpoints";
+  const std::string best_yaml = io::read_file(ck / "best" / "best.yaml");
+  const std::string best_weights = io::read_file(ck / "best" / "model.safetensors");
+  // The state save_best leaves when killed between its two renames: best/ moved to best.old, the
+  // new copy complete in best.tmp.
+  fs::copy(ck / "best", ck / "best.tmp", fs::copy_options::recursive);
+  fs::rename(ck / "best", ck / "best.old");
+  r = test::run_cli(test::sr_smoke_args(run, {"trainer.total_steps=20", "trainer.val_every=10", "trainer.save_every=10", "--resume", "auto"}));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("restored") && Contains("best.tmp"));
+  REQUIRE(io::read_file(ck / "best" / "best.yaml") == best_yaml);
+  REQUIRE(io::read_file(ck / "best" / "model.safetensors") == best_weights);
+  REQUIRE_FALSE(fs::exists(ck / "best.old"));
+  REQUIRE_FALSE(fs::exists(ck / "best.tmp"));
+}

@@ -60,6 +60,12 @@ class Ema {
 
 // Clips the global gradient norm; returns the norm before clipping. max_norm <= 0: only measures.
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
+// Multiplies the gradients of `params` by `inv_scale` (a 0-dim float tensor on their device) in
+// place and returns a 0-dim tensor that is non-zero when any held inf/NaN: one fused ATen pass per
+// gradient dtype. GradScaler unscales with it; with inv_scale 1 it is a pure check (x * 1 == x).
+torch::Tensor unscale_and_check_finite(const std::vector<torch::Tensor>& params, const torch::Tensor& inv_scale);
+// True when every defined gradient of `params` is finite (unscale_and_check_finite with 1 per device).
+bool gradients_finite(const std::vector<torch::Tensor>& params);
 
 // Dynamic loss scaling for fp16 training (LibTorch has no C++ GradScaler), PyTorch's algorithm on
 // its own kernels: the loss is multiplied by `scale` before backward; each optimizer's gradients
