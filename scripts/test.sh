@@ -7,4 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$TESSERA_ROOT/scripts/fetch_datasets.sh"
 "$TESSERA_ROOT/scripts/build.sh"
 cd "$TESSERA_BUILD"
+# CTest runs one test per core; each gets one intra-op thread (two OpenMP teams spinning on two
+# cores cost more than they gain). Tests that care about threads set them themselves.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 ctest --output-on-failure -j"$(nproc)" --timeout 900 "$@"

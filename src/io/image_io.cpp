@@ -4,7 +4,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cctype>
 #include <filesystem>
+#include <string_view>
 
 #include "tessera/core/error.h"
 #include "tessera/io/files.h"
@@ -40,8 +42,25 @@ Image read_image(const std::string& path) {
   return decode_image(read_file(path), path);
 }
 
+// The formats tessera reads, recognised by their leading bytes before any decoder sees the data.
+// OpenCV would otherwise hand a file to whichever of its decoders claims it (DICOM, JPEG 2000,
+// OpenEXR, Radiance HDR, GDAL, ...); some of those abort the process on malformed input (GDCM
+// asserts: found by tests/fuzz, regressions/image/dicom_gdcm_assert.dcm).
+static const char* image_format(const std::string& b) {
+  auto starts = [&](std::string_view sig, size_t at = 0) { return b.size() >= at + sig.size() && std::string_view(b).substr(at, sig.size()) == sig; };
+  if (starts("\x89PNG\r\n\x1a\n")) return "PNG";
+  if (starts("\xff\xd8\xff")) return "JPEG";
+  if (starts("BM")) return "BMP";
+  if (starts(std::string_view("II*\0", 4)) || starts(std::string_view("MM\0*", 4))) return "TIFF";
+  if (starts("RIFF") && starts("WEBP", 8)) return "WebP";
+  if (b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' && std::isspace(static_cast<unsigned char>(b[2]))) return "PNM";
+  return nullptr;
+}
+
 Image decode_image(std::string bytes, const std::string& path) {
   if (bytes.empty()) throw Error("image '" + path + "' is an empty file (0 bytes)");
+  if (!image_format(bytes))
+    throw Error("image '" + path + "' is not a PNG, JPEG, BMP, TIFF, WebP or PPM/PGM file (its first bytes match none of their signatures)");
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
   cv::Mat m;
   try {

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "../support/support.h"
 #include "tessera/core/config.h"
@@ -150,6 +152,31 @@ TEST_CASE("gray images become RGB, corrupt images name the file", "[io][image]")
   std::ofstream(dir / "broken.png") << "not a png at all";
   REQUIRE_THROWS_WITH(io::read_image((dir / "broken.png").string()), Contains("broken.png"));
   REQUIRE_THROWS_WITH(io::read_image((dir / "nope.png").string()), Contains("nope.png") && Contains("does not exist"));
+}
+
+TEST_CASE("only the formats tessera reads reach a decoder", "[io][image]") {
+  // Each accepted format decodes (written by OpenCV); the same pixels in formats tessera does not
+  // read, and a DICOM preamble, are refused by their leading bytes before any decoder runs.
+  cv::Mat m(5, 7, CV_8UC3, cv::Scalar(10, 20, 30)), gray(5, 7, CV_8UC1, cv::Scalar(40));
+  for (const std::string ext : {".png", ".jpg", ".bmp", ".tif", ".webp", ".ppm", ".pgm"}) {
+    std::vector<uchar> buf;
+    REQUIRE(cv::imencode(ext, ext == ".pgm" ? gray : m, buf));
+    auto img = io::decode_image(std::string(buf.begin(), buf.end()), "x" + ext);
+    CHECK(img.rgb.size(1) == 5);
+    CHECK(img.rgb.size(2) == 7);
+  }
+  std::vector<uchar> buf;
+  REQUIRE(cv::imencode(".ras", m, buf));  // Sun raster: OpenCV decodes it, tessera does not take it
+  REQUIRE_THROWS_WITH(io::decode_image(std::string(buf.begin(), buf.end()), "x.ras"),
+                      Contains("x.ras") && Contains("not a PNG, JPEG, BMP, TIFF, WebP or PPM/PGM file"));
+  std::string dicom(128, '\0');
+  dicom += "DICM";
+  dicom += std::string(64, '\xff');
+  REQUIRE_THROWS_WITH(io::decode_image(dicom, "scan.dcm"), Contains("scan.dcm") && Contains("signatures"));
+  cv::Mat f(4, 4, CV_32FC3, cv::Scalar(0.5, 0.5, 0.5));
+  REQUIRE(cv::imencode(".tif", f, buf));
+  REQUIRE_THROWS_WITH(io::decode_image(std::string(buf.begin(), buf.end()), "f32.tif"),
+                      Contains("f32.tif") && Contains("only 8- and 16-bit integer images"));
 }
 
 TEST_CASE("CRC32C matches the standard check value", "[io][tensorboard]") {

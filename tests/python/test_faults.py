@@ -4,7 +4,7 @@
   fail with EFBIG, the same path as ENOSPC) stops the run with exit 1 and a message naming the
   checkpoint; every earlier checkpoint is byte-for-byte intact, nothing half-written is left, and a
   resumed run ends with the uninterrupted run's weights;
-- SIGTERM during a long validation exits within seconds (not after the validation), with the step
+- SIGTERM during a long validation (60 images) exits within seconds (not after the validation), with the step
   saved; the resumed run validates that step first; a second SIGTERM ends the process at once;
 - a run that diverges to NaN stops with recipe.nonfinite: stop, naming the step and the key, and its
   checkpoints survive; with recipe.nonfinite: skip the same run skips those steps instead.
@@ -67,7 +67,7 @@ check(all(bool((w_ref[k] == w_got[k]).all()) for k in w_ref), "with room again, 
 val = os.path.join(a.work, "big_val")
 os.makedirs(val)
 src_val = os.path.join(a.data, "val")
-for i in range(40):
+for i in range(20):
     for n in sorted(os.listdir(src_val)):
         os.symlink(os.path.join(src_val, n), os.path.join(val, f"{i:03d}_{n}"))
 sig_run = os.path.join(a.work, "sigterm")
@@ -78,7 +78,7 @@ target = os.path.join(sig_run, "checkpoints", "step_00000010")
 deadline = time.time() + 120
 while not os.path.isdir(target) and p.poll() is None and time.time() < deadline:
     time.sleep(0.01)
-time.sleep(0.5)  # inside the validation of step 10 (120 images)
+time.sleep(0.3)  # inside the validation of step 10 (60 images)
 t_sig = time.time()
 p.send_signal(signal.SIGTERM)
 out, _ = p.communicate(timeout=120)
@@ -114,7 +114,7 @@ w = load_file(os.path.join(target, "model.safetensors"))
 check(len(w) > 0, "the step saved before the signals loads")
 
 # --- a run that diverges ------------------------------------------------------------------------
-div = ["trainer.total_steps=40", "trainer.save_every=5", "trainer.val_every=0", "trainer.log_every=1",
+div = ["trainer.total_steps=20", "trainer.save_every=5", "trainer.val_every=0", "trainer.log_every=1",
        "recipe.optimizer.type=sgd", "recipe.optimizer.lr=10", "recipe.optimizer.momentum=0.9"]
 stop_run = os.path.join(a.work, "diverge_stop")
 r = subprocess.run([str(c) for c in smoke_train_args(a, stop_run, *div)], capture_output=True, text=True)
@@ -130,5 +130,5 @@ r = subprocess.run([str(c) for c in smoke_train_args(a, skip_run, *div, "recipe.
                    capture_output=True, text=True)
 msg = r.stdout + r.stderr
 check(r.returncode == 0 and "its update is skipped" in msg, f"with recipe.nonfinite=skip the run skips those steps and finishes (exit {r.returncode})")
-w = load_file(os.path.join(skip_run, "checkpoints", "step_00000040", "model.safetensors"))
+w = load_file(os.path.join(skip_run, "checkpoints", "step_00000020", "model.safetensors"))
 check(all(bool(t.isfinite().all()) for t in w.values()), "the skipping run's weights stay finite")
