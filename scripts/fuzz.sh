@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (tests/fuzz, with clang) and runs each for a while.
 #   scripts/fuzz.sh [--time SECONDS] [--seed N] [--build-only | --no-build] [TARGET...]
-#   TARGET: safetensors config image
+#   TARGET: safetensors config image flow
 # Each target starts from the seed corpus in tests/fuzz/corpus/TARGET plus what earlier runs found
 # ($TESSERA_BUILD/fuzz/corpus/TARGET). --seed N makes a run repeatable (the test suite's): libFuzzer's
 # -seed=N from the seed corpus alone, in a scratch corpus that later runs do not see. A crash leaves its input in $TESSERA_BUILD/fuzz/artifacts/
@@ -16,11 +16,11 @@ while [ $# -gt 0 ]; do
     --seed) [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--seed needs a number, got '${2:-}'"; seed="$2"; shift 2 ;;
     --build-only) build_only=1; shift ;;
     --no-build) no_build=1; shift ;;
-    safetensors|config|image) targets+=("$1"); shift ;;
-    *) die "unknown argument '$1' (use --time SECONDS, --seed N, --build-only, --no-build, or the targets safetensors config image)" ;;
+    safetensors|config|image|flow) targets+=("$1"); shift ;;
+    *) die "unknown argument '$1' (use --time SECONDS, --seed N, --build-only, --no-build, or the targets safetensors config image flow)" ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors config image)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors config image flow)
 fuzz="$TESSERA_BUILD/fuzz"
 if [ "$no_build" = 1 ]; then
   [ -x "$fuzz/fuzz_${targets[0]}" ] || die "no $fuzz/fuzz_${targets[0]}: run scripts/fuzz.sh --build-only first"

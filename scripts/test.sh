@@ -9,5 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$TESSERA_BUILD"
 # CTest runs one test per core; each gets one intra-op thread (two OpenMP teams spinning on two
 # cores cost more than they gain). Tests that care about threads set them themselves.
+# (nproc honours OMP_NUM_THREADS, so the job count is taken first.)
+jobs="$(nproc)"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-ctest --output-on-failure -j"$(nproc)" --timeout 900 "$@"
+ctest --output-on-failure -j"$jobs" --timeout 900 "$@"

@@ -18,5 +18,6 @@ Run add_sample(CLI::App& app);
 Run add_stylize(CLI::App& app);
 Run add_profile(CLI::App& app);
 Run add_interpolate(CLI::App& app);
+Run add_sequences(CLI::App& app);
 
 }  // namespace tessera::cli

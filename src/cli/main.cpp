@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   add("profile", "Profile a config's training step (operators by self time)", tessera::cli::add_profile);
   add("interpolate", "Blend two checkpoints of one architecture: (1 - alpha) A + alpha B (ESRGAN's network interpolation)",
       tessera::cli::add_interpolate);
+  add("sequences", "Make synthetic frame sequences (jittered low-res frames, motion vectors, targets) for temporal SR",
+      tessera::cli::add_sequences);
   add("info", "Print library versions, devices and CPU features", tessera::cli::add_info);
   if (argc >= 2 && argv[1][0] != '-') {
     std::vector<std::string> names;
