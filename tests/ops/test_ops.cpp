@@ -147,6 +147,41 @@ Fn instance_norm_fn(const std::string& act, bool affine, bool reference) {
   };
 }
 
+void check_warp_on(torch::Device device) {
+  torch::manual_seed(5);
+  auto on = [&](const torch::Tensor& t) { return t.to(device); };
+  torch::Tensor img = on(torch::rand({2, 3, 13, 17})), flow = on(torch::randn({2, 2, 13, 17}) * 3);
+  flow[0][0][0][0] = 40.0;  // far outside: border pixels
+  flow[1][1][2][3] = -2.0;  // an exact integer position
+  const Fn op = [](const std::vector<torch::Tensor>& in) { return ops::warp_catmull_rom(in[0], in[1]); };
+  const Fn ref = [](const std::vector<torch::Tensor>& in) { return ops::reference::warp_catmull_rom(in[0], in[1]); };
+  CHECK(max_err(op({img, flow}), ref({img, flow})) < 1e-5);
+  CHECK(max_err(op({img.to(torch::kFloat64), flow.to(torch::kFloat64)}), ref({img.to(torch::kFloat64), flow.to(torch::kFloat64)})) < 1e-12);
+  // Zero flow is the identity; whole-pixel flow is a shift with replicated borders.
+  CHECK(torch::equal(op({img, torch::zeros_like(flow)}), img));
+  torch::Tensor right = torch::zeros_like(flow);
+  right.select(1, 0).fill_(1.0);
+  torch::Tensor shifted = op({img, right});
+  CHECK(torch::equal(shifted.slice(3, 0, 16), img.slice(3, 1, 17)));
+  CHECK(torch::equal(shifted.select(3, 16), img.select(3, 16)));
+  // Catmull-Rom reproduces linear ramps: half a pixel right is the ramp at x + 0.5 (interior).
+  torch::Tensor ramp = on(torch::arange(17, torch::kFloat32)).view({1, 1, 1, 17}).expand({1, 1, 5, 17}).contiguous();
+  torch::Tensor half = torch::full({1, 2, 5, 17}, 0.5, ramp.options());
+  half.select(1, 1).zero_();
+  CHECK(max_err(op({ramp, half}).slice(3, 1, 15), (ramp + 0.5).slice(3, 1, 15)) < 1e-5);
+  // Gradients in both inputs equal the composite's autograd.
+  torch::Tensor w = torch::randn_like(img);
+  auto a = grads_of(op, {img, flow}, w), b = grads_of(ref, {img, flow}, w);
+  CHECK(max_err(a[0], b[0]) < 1e-4);
+  CHECK(max_err(a[1], b[1]) < 1e-3);
+  // A NaN in the flow is NaN at that pixel only.
+  torch::Tensor bad = flow.clone();
+  bad[0][1][4][5] = std::numeric_limits<float>::quiet_NaN();
+  torch::Tensor y = op({img, bad});
+  CHECK(y[0].select(1, 4).select(1, 5).isnan().all().item<bool>());
+  CHECK(y.isnan().sum().item<int64_t>() == 3);
+}
+
 void check_instance_norm_on(torch::Device device) {
   torch::manual_seed(7);
   for (const std::string act : {"none", "relu", "leaky_relu"}) {
@@ -281,6 +316,29 @@ TEST_CASE("ops under autocast: gram runs in the autocast dtype, scale_add in the
   CHECK(fr.grad().scalar_type() == torch::kFloat32);
 }
 
+TEST_CASE("warp_catmull_rom equals the gather composite: identity, shifts, ramps, borders, gradients, NaN", "[ops][warp]") {
+  check_warp_on(torch::kCPU);
+}
+
+TEST_CASE("warp_catmull_rom: float64 finite differences, double backward, autocast, bad inputs", "[ops][warp]") {
+  const Fn op = [](const std::vector<torch::Tensor>& in) { return ops::warp_catmull_rom(in[0], in[1]); };
+  const Fn ref = [](const std::vector<torch::Tensor>& in) { return ops::reference::warp_catmull_rom(in[0], in[1]); };
+  torch::manual_seed(6);
+  torch::Tensor img = torch::rand({1, 2, 5, 6}), flow = torch::randn({1, 2, 5, 6}) * 1.7;
+  check_finite_differences(op, {img, flow});
+  check_double_backward(op, ref, {img, flow});
+  {
+    optim::AutocastScope scope(torch::kCPU, true, at::kBFloat16);
+    torch::Tensor y = ops::warp_catmull_rom(img.to(torch::kBFloat16), flow.to(torch::kBFloat16));
+    CHECK(y.scalar_type() == torch::kFloat32);
+  }
+  CHECK(ops::warp_catmull_rom(img.to(torch::kBFloat16), flow.to(torch::kBFloat16)).scalar_type() == torch::kBFloat16);
+  CHECK_THROWS_WITH(ops::warp_catmull_rom(torch::rand({2, 5, 6}), flow), Catch::Contains("tessera::warp_catmull_rom") && Catch::Contains("[N, C, H, W]"));
+  CHECK_THROWS_WITH(ops::warp_catmull_rom(img, torch::rand({1, 3, 5, 6})), Catch::Contains("[N, 2, H, W]"));
+  CHECK_THROWS_WITH(ops::warp_catmull_rom(img, torch::rand({1, 2, 5, 7})), Catch::Contains("does not match"));
+  CHECK_THROWS_WITH(ops::warp_catmull_rom(img, flow.to(torch::kFloat64)), Catch::Contains("one floating dtype"));
+}
+
 TEST_CASE("ops refuse bad inputs with messages naming the op and the problem", "[ops]") {
   CHECK_THROWS_WITH(ops::gram(torch::randn({4, 4})), Catch::Contains("tessera::gram") && Catch::Contains("[N, C, H, W]"));
   CHECK_THROWS_WITH(ops::gram(torch::ones({1, 2, 3, 3}, torch::kInt64)), Catch::Contains("floating-point"));
@@ -302,6 +360,15 @@ TEST_CASE("ops on CUDA equal their composites", "[ops][cuda]") {
   check_gram_on(torch::kCUDA);
   check_scale_add_on(torch::kCUDA);
   check_instance_norm_on(torch::kCUDA);
+  check_warp_on(torch::kCUDA);
+  {
+    torch::Tensor x = torch::rand({2, 3, 21, 19}), fl = torch::randn({2, 2, 21, 19}) * 4, g = torch::randn({2, 3, 21, 19});
+    const Fn op = [](const std::vector<torch::Tensor>& in) { return ops::warp_catmull_rom(in[0], in[1]); };
+    auto cpu = grads_of(op, {x, fl}, g), gpu = grads_of(op, {x.cuda(), fl.cuda()}, g.cuda());
+    CHECK(max_err(op({x.cuda(), fl.cuda()}).cpu(), op({x, fl})) < 1e-5);
+    CHECK(max_err(gpu[0].cpu(), cpu[0]) < 1e-4);
+    CHECK(max_err(gpu[1].cpu(), cpu[1]) < 1e-3);
+  }
   torch::Tensor img = torch::rand({3, 45, 61});
   CHECK(max_err(ops::imresize_bicubic(img.cuda(), 15, 21, 1.0 / 3, 1.0 / 3).cpu(), ops::imresize_bicubic(img, 15, 21, 1.0 / 3, 1.0 / 3)) < 1e-6);
   // CPU and CUDA kernels agree.

@@ -1,4 +1,4 @@
-"""tessera's custom ops (gram, scale_add, instance_norm_act) loaded into Python from libtessera_ops.so: torch.library.opcheck (schema,
+"""tessera's custom ops (gram, scale_add, instance_norm_act, imresize_bicubic, warp_catmull_rom) loaded into Python from libtessera_ops.so: torch.library.opcheck (schema,
 autograd registration, fake-tensor/Meta kernel, AOT dispatch), gradcheck and gradgradcheck in
 float64, and values against composites written here from the definitions (Gram matrix as
 pytorch/examples' fast_neural_style; x + beta * f(y))."""
@@ -106,6 +106,41 @@ b = torch.randn(3, dtype=torch.float64, requires_grad=True)
 fn = lambda x, w, b: inorm(x, w, b, 1e-5, "leaky_relu", 0.2)
 check(torch.autograd.gradcheck(fn, (x, w, b)) and torch.autograd.gradgradcheck(fn, (x, w, b)), "instance_norm_act gradcheck and gradgradcheck")
 
+# warp_catmull_rom against a loop written here from the definition (Catmull-Rom = Keys' cubic with
+# a = -0.5, taps clamped to the border), then opcheck, gradcheck and gradgradcheck.
+warp = torch.ops.tessera.warp_catmull_rom
+
+
+def keys(d, a=-0.5):
+    d = abs(d)
+    return (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1 if d <= 1 else (a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a if d < 2 else 0.0)
+
+
+def warp_ref(img, flow):
+    n, c, h, w = img.shape
+    out = torch.zeros_like(img, dtype=torch.float64)
+    for b in range(n):
+        for i in range(h):
+            for j in range(w):
+                u, v = j + flow[b, 0, i, j].item(), i + flow[b, 1, i, j].item()
+                iu, iv = int(torch.floor(torch.tensor(u))), int(torch.floor(torch.tensor(v)))
+                for y in range(iv - 1, iv + 3):
+                    for x in range(iu - 1, iu + 3):
+                        wt = keys(v - y) * keys(u - x)
+                        out[b, :, i, j] += wt * img[b, :, min(max(y, 0), h - 1), min(max(x, 0), w - 1)].double()
+    return out
+
+
+img, flow = torch.rand(2, 3, 7, 9), torch.randn(2, 2, 7, 9) * 2.5
+err = (warp(img, flow).double() - warp_ref(img, flow)).abs().max().item()
+check(err < 1e-5, f"warp_catmull_rom equals Keys' a = -0.5 cubic from its definition (max error {err:.2e})")
+torch.library.opcheck(warp, (torch.rand(1, 2, 5, 6, requires_grad=True), torch.randn(1, 2, 5, 6, requires_grad=True)))
+torch.library.opcheck(warp, (torch.rand(2, 3, 4, 7), torch.randn(2, 2, 4, 7)))
+check(True, "opcheck warp_catmull_rom")
+x = torch.rand(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
+fl = (torch.randn(1, 2, 4, 5, dtype=torch.float64) * 1.5).requires_grad_()
+check(torch.autograd.gradcheck(warp, (x, fl)) and torch.autograd.gradgradcheck(warp, (x, fl)), "warp_catmull_rom gradcheck and gradgradcheck")
+
 # Autocast: gram in the autocast dtype (as bmm), scale_add in the wider input dtype.
 with torch.autocast("cpu", dtype=torch.bfloat16):
     g = gram(torch.randn(2, 8, 4, 4))
@@ -124,5 +159,9 @@ if torch.cuda.is_available():
             x = x.to(memory_format=torch.channels_last)
         err = (inorm(x, None, None, 1e-5, "relu", 0.0) - F.relu(F.instance_norm(x))).abs().max().item()
         check(err < 1e-4, f"instance_norm_act on CUDA, channels_last {cl} (max error {err:.2e})")
+    x, fl = torch.rand(2, 3, 16, 20, device="cuda"), torch.randn(2, 2, 16, 20, device="cuda") * 3
+    err = (warp(x, fl).cpu() - warp(x.cpu(), fl.cpu())).abs().max().item()
+    check(err < 1e-5, f"warp_catmull_rom on CUDA equals the CPU kernel (max error {err:.2e})")
+    torch.library.opcheck(warp, (x.requires_grad_(), fl.requires_grad_()))
 else:
     print("skip: no CUDA device for the CUDA kernels")

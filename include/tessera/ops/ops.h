@@ -45,6 +45,13 @@ at::Tensor imresize_bicubic(const at::Tensor& x, int64_t out_h, int64_t out_w, d
 // mirrored taps merged. The one definition of MATLAB's bicubic weights in tessera.
 std::vector<std::vector<std::pair<int64_t, double>>> bicubic_taps(int64_t in_len, int64_t out_len, double scale, bool antialias);
 
+// Backward warp with Catmull-Rom (bicubic, a = -0.5) interpolation and replicated borders:
+// out[n, :, i, j] = image[n] at (j + flow[n, 0, i, j], i + flow[n, 1, i, j]), pixel-index
+// coordinates, for image [N, C, H, W] and flow [N, 2, H, W] of one floating dtype. Temporal SR's
+// history reprojection (bilinear would blur the history a little more every frame).
+// Differentiable in both; a NaN in the flow gives NaN at that pixel. Autocast: float32.
+at::Tensor warp_catmull_rom(const at::Tensor& image, const at::Tensor& flow);
+
 // The plain-ATen composites each op is tested against.
 namespace reference {
 // Dense [out, in] weight matrices and two float64 matmuls (tessera's implementation before the op).
@@ -53,6 +60,8 @@ at::Tensor instance_norm_act(const at::Tensor& x, const c10::optional<at::Tensor
                              double eps, const std::string& activation, double negative_slope);
 at::Tensor gram(const at::Tensor& features);
 at::Tensor scale_add(const at::Tensor& x, const at::Tensor& y, double beta, const std::string& activation, double negative_slope);
+// 16 gathers of the clamped taps weighted by the Catmull-Rom polynomials.
+at::Tensor warp_catmull_rom(const at::Tensor& image, const at::Tensor& flow);
 }  // namespace reference
 
 // True when the library was built with its CUDA kernels.
