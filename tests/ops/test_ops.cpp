@@ -182,6 +182,34 @@ void check_warp_on(torch::Device device) {
   CHECK(y.isnan().sum().item<int64_t>() == 3);
 }
 
+void check_history_clamp_on(torch::Device device) {
+  torch::manual_seed(8);
+  torch::Tensor hist = torch::rand({2, 3, 11, 14}, device) * 1.4 - 0.2, cur = torch::rand({2, 3, 11, 14}, device);
+  for (int64_t r : {0, 1, 2}) {
+    INFO("radius " << r);
+    CHECK(max_err(ops::history_clamp(hist, cur, r), ops::reference::history_clamp(hist, cur, r)) < 1e-6);
+    auto h64 = hist.to(torch::kFloat64), c64 = cur.to(torch::kFloat64);
+    CHECK(max_err(ops::history_clamp(h64, c64, r), ops::reference::history_clamp(h64, c64, r)) < 1e-13);
+  }
+  // Radius 0: the box is the current pixel itself; a history equal to the current frame is kept.
+  CHECK(max_err(ops::history_clamp(hist, cur, 0), cur) < 1e-6);
+  CHECK(max_err(ops::history_clamp(cur, cur, 1), cur) < 1e-6);
+  // A constant current frame pulls any history to that colour.
+  torch::Tensor grey = torch::full_like(cur, 0.3);
+  CHECK(max_err(ops::history_clamp(hist, grey, 2), grey) < 1e-6);
+  torch::Tensor bad = hist.clone();
+  bad[1][2][3][4] = std::numeric_limits<float>::quiet_NaN();
+  torch::Tensor y = ops::history_clamp(bad, cur, 1);
+  CHECK(y[1].select(1, 3).select(1, 4).isnan().any().item<bool>());
+  CHECK(y.isnan().sum().item<int64_t>() <= 3);
+  const Fn op = [](const std::vector<torch::Tensor>& in) { return ops::history_clamp(in[0], in[1], 1); };
+  const Fn ref = [](const std::vector<torch::Tensor>& in) { return ops::reference::history_clamp(in[0], in[1], 1); };
+  torch::Tensor w = torch::randn_like(hist);
+  auto a = grads_of(op, {hist, cur}, w), b = grads_of(ref, {hist, cur}, w);
+  CHECK(max_err(a[0], b[0]) < 1e-6);
+  CHECK(max_err(a[1], b[1]) < 1e-6);
+}
+
 void check_instance_norm_on(torch::Device device) {
   torch::manual_seed(7);
   for (const std::string act : {"none", "relu", "leaky_relu"}) {
@@ -339,6 +367,27 @@ TEST_CASE("warp_catmull_rom: float64 finite differences, double backward, autoca
   CHECK_THROWS_WITH(ops::warp_catmull_rom(img, flow.to(torch::kFloat64)), Catch::Contains("one floating dtype"));
 }
 
+TEST_CASE("history_clamp equals the YCoCg box composite: radii, identity, constant frames, NaN, gradients", "[ops][history_clamp]") {
+  check_history_clamp_on(torch::kCPU);
+}
+
+TEST_CASE("history_clamp: float64 finite differences, double backward, autocast, bad inputs", "[ops][history_clamp]") {
+  const Fn op = [](const std::vector<torch::Tensor>& in) { return ops::history_clamp(in[0], in[1], 1); };
+  const Fn ref = [](const std::vector<torch::Tensor>& in) { return ops::reference::history_clamp(in[0], in[1], 1); };
+  torch::manual_seed(9);
+  torch::Tensor hist = torch::rand({1, 3, 4, 5}) * 1.6 - 0.3, cur = torch::rand({1, 3, 4, 5});
+  check_finite_differences(op, {hist, cur});
+  check_double_backward(op, ref, {hist, cur});
+  {
+    optim::AutocastScope scope(torch::kCPU, true, at::kBFloat16);
+    CHECK(ops::history_clamp(hist.to(torch::kBFloat16), cur.to(torch::kBFloat16)).scalar_type() == torch::kFloat32);
+  }
+  CHECK_THROWS_WITH(ops::history_clamp(torch::rand({1, 4, 4, 5}), torch::rand({1, 4, 4, 5})), Catch::Contains("tessera::history_clamp") && Catch::Contains("RGB"));
+  CHECK_THROWS_WITH(ops::history_clamp(hist, torch::rand({1, 3, 4, 6})), Catch::Contains("differ in shape"));
+  CHECK_THROWS_WITH(ops::history_clamp(hist, cur, 9), Catch::Contains("radius must be 0..8"));
+  CHECK_THROWS_WITH(ops::history_clamp(hist, cur.to(torch::kFloat64)), Catch::Contains("one floating dtype"));
+}
+
 TEST_CASE("ops refuse bad inputs with messages naming the op and the problem", "[ops]") {
   CHECK_THROWS_WITH(ops::gram(torch::randn({4, 4})), Catch::Contains("tessera::gram") && Catch::Contains("[N, C, H, W]"));
   CHECK_THROWS_WITH(ops::gram(torch::ones({1, 2, 3, 3}, torch::kInt64)), Catch::Contains("floating-point"));
@@ -361,6 +410,11 @@ TEST_CASE("ops on CUDA equal their composites", "[ops][cuda]") {
   check_scale_add_on(torch::kCUDA);
   check_instance_norm_on(torch::kCUDA);
   check_warp_on(torch::kCUDA);
+  check_history_clamp_on(torch::kCUDA);
+  {
+    torch::Tensor h = torch::rand({2, 3, 17, 23}) * 1.5 - 0.25, c = torch::rand({2, 3, 17, 23});
+    CHECK(max_err(ops::history_clamp(h.cuda(), c.cuda(), 2).cpu(), ops::history_clamp(h, c, 2)) < 1e-6);
+  }
   {
     torch::Tensor x = torch::rand({2, 3, 21, 19}), fl = torch::randn({2, 2, 21, 19}) * 4, g = torch::randn({2, 3, 21, 19});
     const Fn op = [](const std::vector<torch::Tensor>& in) { return ops::warp_catmull_rom(in[0], in[1]); };

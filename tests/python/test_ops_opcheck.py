@@ -1,4 +1,4 @@
-"""tessera's custom ops (gram, scale_add, instance_norm_act, imresize_bicubic, warp_catmull_rom) loaded into Python from libtessera_ops.so: torch.library.opcheck (schema,
+"""tessera's custom ops (gram, scale_add, instance_norm_act, imresize_bicubic, warp_catmull_rom, history_clamp) loaded into Python from libtessera_ops.so: torch.library.opcheck (schema,
 autograd registration, fake-tensor/Meta kernel, AOT dispatch), gradcheck and gradgradcheck in
 float64, and values against composites written here from the definitions (Gram matrix as
 pytorch/examples' fast_neural_style; x + beta * f(y))."""
@@ -141,6 +141,34 @@ x = torch.rand(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
 fl = (torch.randn(1, 2, 4, 5, dtype=torch.float64) * 1.5).requires_grad_()
 check(torch.autograd.gradcheck(warp, (x, fl)) and torch.autograd.gradgradcheck(warp, (x, fl)), "warp_catmull_rom gradcheck and gradgradcheck")
 
+# history_clamp against a loop written here from the definition (YCoCg of Malvar and Sullivan,
+# the box of the current frame's neighbourhood with replicated borders), opcheck, gradcheck.
+hclamp = torch.ops.tessera.history_clamp
+M = torch.tensor([[0.25, 0.5, 0.25], [0.5, 0.0, -0.5], [-0.25, 0.5, -0.25]], dtype=torch.float64)
+
+
+def hclamp_ref(hist, cur, r):
+    n, _, h, w = hist.shape
+    hy, cy = torch.einsum("kc,nchw->nkhw", M, hist.double()), torch.einsum("kc,nchw->nkhw", M, cur.double())
+    out = torch.empty_like(hy)
+    for b in range(n):
+        for i in range(h):
+            for j in range(w):
+                box = cy[b, :, max(i - r, 0):i + r + 1, max(j - r, 0):j + r + 1].reshape(3, -1)  # replication adds no new values
+                out[b, :, i, j] = torch.minimum(torch.maximum(hy[b, :, i, j], box.min(1).values), box.max(1).values)
+    return torch.einsum("kc,nchw->nkhw", torch.linalg.inv(M), out)
+
+
+hist, cur = torch.rand(2, 3, 6, 7) * 1.5 - 0.25, torch.rand(2, 3, 6, 7)
+for r in (0, 1, 2):
+    err = (hclamp(hist, cur, r).double() - hclamp_ref(hist, cur, r)).abs().max().item()
+    check(err < 1e-5, f"history_clamp radius {r} equals the YCoCg box clamp from its definition (max error {err:.2e})")
+torch.library.opcheck(hclamp, (torch.rand(1, 3, 5, 6, requires_grad=True), torch.rand(1, 3, 5, 6, requires_grad=True), 1))
+check(True, "opcheck history_clamp")
+x = (torch.rand(1, 3, 4, 4, dtype=torch.float64) * 1.5 - 0.25).requires_grad_()
+c = torch.rand(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+check(torch.autograd.gradcheck(hclamp, (x, c, 1)) and torch.autograd.gradgradcheck(hclamp, (x, c, 1)), "history_clamp gradcheck and gradgradcheck")
+
 # Autocast: gram in the autocast dtype (as bmm), scale_add in the wider input dtype.
 with torch.autocast("cpu", dtype=torch.bfloat16):
     g = gram(torch.randn(2, 8, 4, 4))
@@ -163,5 +191,8 @@ if torch.cuda.is_available():
     err = (warp(x, fl).cpu() - warp(x.cpu(), fl.cpu())).abs().max().item()
     check(err < 1e-5, f"warp_catmull_rom on CUDA equals the CPU kernel (max error {err:.2e})")
     torch.library.opcheck(warp, (x.requires_grad_(), fl.requires_grad_()))
+    h, c = torch.rand(2, 3, 16, 20, device="cuda") * 1.5 - 0.25, torch.rand(2, 3, 16, 20, device="cuda")
+    err = (hclamp(h, c, 1).cpu() - hclamp(h.cpu(), c.cpu(), 1)).abs().max().item()
+    check(err < 1e-6, f"history_clamp on CUDA equals the CPU kernel (max error {err:.2e})")
 else:
     print("skip: no CUDA device for the CUDA kernels")

@@ -52,6 +52,11 @@ std::vector<std::vector<std::pair<int64_t, double>>> bicubic_taps(int64_t in_len
 // Differentiable in both; a NaN in the flow gives NaN at that pixel. Autocast: float32.
 at::Tensor warp_catmull_rom(const at::Tensor& image, const at::Tensor& flow);
 
+// TAA / FSR 2 history rectification: each pixel of the RGB history [N, 3, H, W] clamped, in YCoCg,
+// into the box of the current frame's (2 radius + 1)^2 neighbourhood (replicated borders), back
+// to RGB. Differentiable in both (the composite's gradient). Autocast: float32.
+at::Tensor history_clamp(const at::Tensor& history, const at::Tensor& current, int64_t radius = 1);
+
 // The plain-ATen composites each op is tested against.
 namespace reference {
 // Dense [out, in] weight matrices and two float64 matmuls (tessera's implementation before the op).
@@ -62,6 +67,8 @@ at::Tensor gram(const at::Tensor& features);
 at::Tensor scale_add(const at::Tensor& x, const at::Tensor& y, double beta, const std::string& activation, double negative_slope);
 // 16 gathers of the clamped taps weighted by the Catmull-Rom polynomials.
 at::Tensor warp_catmull_rom(const at::Tensor& image, const at::Tensor& flow);
+// YCoCg, replication padding, max_pool2d boxes, clamp.
+at::Tensor history_clamp(const at::Tensor& history, const at::Tensor& current, int64_t radius);
 }  // namespace reference
 
 // True when the library was built with its CUDA kernels.
