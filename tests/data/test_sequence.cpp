@@ -102,7 +102,7 @@ TEST_CASE("motion vectors point each pixel at the same surface in the previous f
   }
 }
 
-TEST_CASE("sequence folders round trip; missing or inconsistent files name the file", "[data][sequence]") {
+TEST_CASE("sequence folders round trip, and missing or inconsistent files name the file", "[data][sequence]") {
   data::SequenceOptions o;
   o.frames = 3;
   o.height = o.width = 32;
