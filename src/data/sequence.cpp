@@ -366,7 +366,8 @@ Sequence read_sequence(const std::string& dir) {
   Sequence seq;
   const int64_t T = c.req<int64_t>("frames");
   if (T < 1 || T > 100000) c.fail("frames", "must be 1..100000, got " + std::to_string(T));
-  seq.ratio = c.get<int64_t>("ratio", 2, 1, 8);
+  seq.ratio = c.req<int64_t>("ratio");
+  if (seq.ratio < 1 || seq.ratio > 8) c.fail("ratio", "must be 1..8, got " + std::to_string(seq.ratio));
   seq.mode = c.get<std::string>("mode", "render");
   const auto lr_size = c.req<std::vector<int64_t>>("lr_size");
   if (lr_size.size() != 2 || lr_size[0] <= 0 || lr_size[1] <= 0) c.fail("lr_size", "must be [width, height] of the low-res frames");

@@ -46,20 +46,20 @@ Image read_image(const std::string& path) {
 // OpenCV would otherwise hand a file to whichever of its decoders claims it (DICOM, JPEG 2000,
 // OpenEXR, Radiance HDR, GDAL, ...); some of those abort the process on malformed input (GDCM
 // asserts: found by tests/fuzz, regressions/image/dicom_gdcm_assert.dcm).
-static const char* image_format(const std::string& b) {
+static bool known_image_format(const std::string& b) {
   auto starts = [&](std::string_view sig, size_t at = 0) { return b.size() >= at + sig.size() && std::string_view(b).substr(at, sig.size()) == sig; };
-  if (starts("\x89PNG\r\n\x1a\n")) return "PNG";
-  if (starts("\xff\xd8\xff")) return "JPEG";
-  if (starts("BM")) return "BMP";
-  if (starts(std::string_view("II*\0", 4)) || starts(std::string_view("MM\0*", 4))) return "TIFF";
-  if (starts("RIFF") && starts("WEBP", 8)) return "WebP";
-  if (b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' && std::isspace(static_cast<unsigned char>(b[2]))) return "PNM";
-  return nullptr;
+  if (starts("\x89PNG\r\n\x1a\n")) return true;  // PNG
+  if (starts("\xff\xd8\xff")) return true;  // JPEG
+  if (starts("BM")) return true;  // BMP
+  if (starts(std::string_view("II*\0", 4)) || starts(std::string_view("MM\0*", 4))) return true;  // TIFF, either byte order
+  if (starts("RIFF") && starts("WEBP", 8)) return true;  // WebP
+  if (b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' && std::isspace(static_cast<unsigned char>(b[2]))) return true;  // PBM/PGM/PPM, ASCII or binary
+  return false;
 }
 
 Image decode_image(std::string bytes, const std::string& path) {
   if (bytes.empty()) throw Error("image '" + path + "' is an empty file (0 bytes)");
-  if (!image_format(bytes))
+  if (!known_image_format(bytes))
     throw Error("image '" + path + "' is not a PNG, JPEG, BMP, TIFF, WebP or PPM/PGM file (its first bytes match none of their signatures)");
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
   cv::Mat m;

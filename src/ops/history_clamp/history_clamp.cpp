@@ -2,14 +2,13 @@
 // clamped, in YCoCg, into the box spanned by the current frame's (2 radius + 1)^2 neighbourhood
 // (replicated borders), then returned to RGB: history that disagrees with what the current frame
 // can be (disocclusions, lighting changes) is pulled to it, which removes ghosting. Schema,
-// wrapper, the ATen composite reference, CPU entry point, Meta kernel, autocast rule, and the
-// Autograd kernel, which differentiates the composite (min/max boxes route the gradient to the
-// neighbour that set each bound; the forward alone is the hot path at inference).
+// wrapper, the ATen composite reference, CPU entry point, Meta kernel, autocast rule.
 #include "history_clamp.h"
 
 #include <ATen/ATen.h>
-#include <torch/autograd.h>
 #include <torch/library.h>
+
+#include "../dtypes.h"
 
 #include "../autocast.h"
 
@@ -53,11 +52,9 @@ at::Tensor reference::history_clamp(const at::Tensor& history, const at::Tensor&
 
 namespace {
 
-at::ScalarType kernel_dtype(at::ScalarType t) { return t == at::kDouble ? at::kDouble : at::kFloat; }
-
 at::Tensor clamp_cpu(const at::Tensor& history, const at::Tensor& current, int64_t radius) {
   history_clamp_detail::check_inputs(history, current, radius);
-  const auto kt = kernel_dtype(history.scalar_type());
+  const auto kt = detail::float_or_double(history.scalar_type());
   at::Tensor h = history.to(kt).contiguous(), c = current.to(kt).contiguous();
   at::Tensor out = at::empty(h.sizes(), h.options());
   if (kt == at::kDouble)
@@ -75,43 +72,7 @@ at::Tensor clamp_meta(const at::Tensor& history, const at::Tensor&, int64_t) { r
 template <c10::DeviceType D>
 at::Tensor clamp_autocast(const at::Tensor& history, const at::Tensor& current, int64_t radius) {
   detail::BelowAutocast<D> below;
-  auto f32 = [](const at::Tensor& t) { return t.scalar_type() == at::kDouble ? t : t.to(at::kFloat); };
-  return history_clamp(f32(history), f32(current), radius);
-}
-
-class HistoryClampFunction : public torch::autograd::Function<HistoryClampFunction> {
- public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& history, const at::Tensor& current, int64_t radius) {
-    at::AutoDispatchBelowADInplaceOrView below;
-    ctx->save_for_backward({history, current});
-    ctx->saved_data["radius"] = radius;
-    return history_clamp(history, current, radius);
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    std::vector<at::Tensor> inputs;
-    at::Tensor h = saved[0], c = saved[1];
-    const bool create_graph = torch::GradMode::is_enabled();
-    at::Tensor hv = create_graph ? h : h.detach().requires_grad_(h.requires_grad());
-    at::Tensor cv = create_graph ? c : c.detach().requires_grad_(c.requires_grad());
-    for (const auto* t : {&hv, &cv})
-      if (t->requires_grad()) inputs.push_back(*t);
-    if (inputs.empty()) return {at::Tensor(), at::Tensor(), at::Tensor()};
-    at::Tensor y;
-    {
-      torch::AutoGradMode enable(true);
-      y = reference::history_clamp(hv, cv, ctx->saved_data["radius"].toInt());
-    }
-    auto g = torch::autograd::grad({y}, inputs, {grads[0]}, true, create_graph, true);
-    size_t k = 0;
-    at::Tensor gh = hv.requires_grad() ? g[k++] : at::Tensor();
-    at::Tensor gc = cv.requires_grad() ? g[k++] : at::Tensor();
-    return {gh, gc, at::Tensor()};
-  }
-};
-
-at::Tensor clamp_autograd(const at::Tensor& history, const at::Tensor& current, int64_t radius) {
-  return HistoryClampFunction::apply(history, current, radius);
+  return history_clamp(detail::to_float_or_double(history), detail::to_float_or_double(current), radius);
 }
 
 }  // namespace
@@ -121,6 +82,5 @@ TORCH_LIBRARY_IMPL(tessera, CPU, m) { m.impl("history_clamp", &clamp_cpu); }
 TORCH_LIBRARY_IMPL(tessera, Meta, m) { m.impl("history_clamp", &clamp_meta); }
 TORCH_LIBRARY_IMPL(tessera, AutocastCPU, m) { m.impl("history_clamp", &clamp_autocast<c10::DeviceType::CPU>); }
 TORCH_LIBRARY_IMPL(tessera, AutocastCUDA, m) { m.impl("history_clamp", &clamp_autocast<c10::DeviceType::CUDA>); }
-TORCH_LIBRARY_IMPL(tessera, Autograd, m) { m.impl("history_clamp", &clamp_autograd); }
 
 }  // namespace tessera::ops

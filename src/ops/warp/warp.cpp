@@ -8,6 +8,8 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "../dtypes.h"
+
 #include "../autocast.h"
 
 namespace tessera::ops {
@@ -62,12 +64,9 @@ at::Tensor reference::warp_catmull_rom(const at::Tensor& image, const at::Tensor
 
 namespace {
 
-// Kernels run in float or double; other dtypes (bf16, fp16 outside autocast) go through float.
-at::ScalarType kernel_dtype(at::ScalarType t) { return t == at::kDouble ? at::kDouble : at::kFloat; }
-
 at::Tensor warp_cpu(const at::Tensor& image, const at::Tensor& flow) {
   warp_detail::check_inputs(image, flow);
-  const auto kt = kernel_dtype(image.scalar_type());
+  const auto kt = detail::float_or_double(image.scalar_type());
   at::Tensor x = image.to(kt).contiguous(), f = flow.to(kt).contiguous();
   at::Tensor out = at::empty(x.sizes(), x.options());
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
@@ -80,7 +79,7 @@ at::Tensor warp_cpu(const at::Tensor& image, const at::Tensor& flow) {
 
 std::tuple<at::Tensor, at::Tensor> warp_backward_cpu(const at::Tensor& grad, const at::Tensor& image, const at::Tensor& flow) {
   warp_detail::check_inputs(image, flow);
-  const auto kt = kernel_dtype(image.scalar_type());
+  const auto kt = detail::float_or_double(image.scalar_type());
   at::Tensor g = grad.to(kt).contiguous(), x = image.to(kt).contiguous(), f = flow.to(kt).contiguous();
   at::Tensor gi = at::zeros(x.sizes(), x.options()), gf = at::empty(f.sizes(), f.options());
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
@@ -107,8 +106,7 @@ std::tuple<at::Tensor, at::Tensor> warp_backward_meta(const at::Tensor&, const a
 template <c10::DeviceType D>
 at::Tensor warp_autocast(const at::Tensor& image, const at::Tensor& flow) {
   detail::BelowAutocast<D> below;
-  auto f32 = [](const at::Tensor& t) { return t.scalar_type() == at::kDouble ? t : t.to(at::kFloat); };
-  return warp_catmull_rom(f32(image), f32(flow));
+  return warp_catmull_rom(detail::to_float_or_double(image), detail::to_float_or_double(flow));
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "../../dtypes.h"
+
 #include "../history_clamp.h"
 
 namespace tessera::ops {
@@ -47,7 +49,7 @@ __global__ void clamp_kernel(const T* __restrict__ history, const T* __restrict_
 at::Tensor clamp_cuda(const at::Tensor& history, const at::Tensor& current, int64_t radius) {
   check_inputs(history, current, radius);
   c10::cuda::CUDAGuard guard(history.device());
-  const auto kt = history.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const auto kt = detail::float_or_double(history.scalar_type());
   at::Tensor hs = history.to(kt).contiguous(), cs = current.to(kt).contiguous();
   at::Tensor out = at::empty(hs.sizes(), hs.options());
   const int64_t total = hs.size(0) * hs.size(2) * hs.size(3);

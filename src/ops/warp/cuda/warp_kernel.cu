@@ -7,6 +7,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "../../dtypes.h"
+
 #include "../warp.h"
 
 namespace tessera::ops {
@@ -16,52 +18,15 @@ namespace {
 using namespace warp_detail;
 
 template <class T>
-struct Taps {
-  int x[4], y[4];
-  T wx[4], wy[4], dx[4], dy[4];
-  bool moves_u, moves_v;
-  __device__ void at(const T* fl, int64_t plane, int i, int j, int h, int w, bool derivatives) {
-    T u = T(j) + fl[i * w + j], v = T(i) + fl[plane + i * w + j];
-    moves_u = u >= T(-4) && u <= T(w + 3);
-    moves_v = v >= T(-4) && v <= T(h + 3);
-    if (isnan(u) || isnan(v)) {
-      for (int k = 0; k < 4; ++k) x[k] = y[k] = 0, wx[k] = wy[k] = dx[k] = dy[k] = T(NAN);
-      return;
-    }
-    u = fmin(fmax(u, T(-4)), T(w + 3));
-    v = fmin(fmax(v, T(-4)), T(h + 3));
-    const T fu = floor(u), fv = floor(v);
-    catmull_rom(u - fu, wx);
-    catmull_rom(v - fv, wy);
-    if (derivatives) {
-      catmull_rom_derivative(u - fu, dx);
-      catmull_rom_derivative(v - fv, dy);
-    }
-    for (int k = 0; k < 4; ++k) {
-      x[k] = clamp_index<int>(int(fu) - 1 + k, w);
-      y[k] = clamp_index<int>(int(fv) - 1 + k, h);
-    }
-  }
-};
-
-template <class T>
 __global__ void warp_forward_kernel(const T* __restrict__ image, const T* __restrict__ flow, T* __restrict__ out, int64_t total, int c, int h,
                                     int w) {
   const int64_t plane = int64_t(h) * w;
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
     const int j = int(k % w), i = int((k / w) % h);
     const int64_t b = k / plane;
-    Taps<T> t;
+    Taps<T, int64_t> t;
     t.at(flow + b * 2 * plane, plane, i, j, h, w, false);
-    for (int ch = 0; ch < c; ++ch) {
-      const T* src = image + (b * c + ch) * plane;
-      T s = 0;
-      for (int a = 0; a < 4; ++a) {
-        const T* row = src + int64_t(t.y[a]) * w;
-        s += t.wy[a] * (t.wx[0] * row[t.x[0]] + t.wx[1] * row[t.x[1]] + t.wx[2] * row[t.x[2]] + t.wx[3] * row[t.x[3]]);
-      }
-      out[(b * c + ch) * plane + int64_t(i) * w + j] = s;
-    }
+    for (int ch = 0; ch < c; ++ch) out[(b * c + ch) * plane + int64_t(i) * w + j] = t.sample(image + (b * c + ch) * plane, w);
   }
 }
 
@@ -72,22 +37,17 @@ __global__ void warp_backward_kernel(const T* __restrict__ grad, const T* __rest
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
     const int j = int(k % w), i = int((k / w) % h);
     const int64_t b = k / plane, pix = int64_t(i) * w + j;
-    Taps<T> t;
+    Taps<T, int64_t> t;
     t.at(flow + b * 2 * plane, plane, i, j, h, w, true);
     T gu = 0, gv = 0;
     for (int ch = 0; ch < c; ++ch) {
       const T g = grad[(b * c + ch) * plane + pix];
       if (g == T(0)) continue;
-      const T* src = image + (b * c + ch) * plane;
+      T su, sv;
+      t.slope(image + (b * c + ch) * plane, w, su, sv);
       T* gi = grad_image + (b * c + ch) * plane;
-      T su = 0, sv = 0;
-      for (int a = 0; a < 4; ++a) {
-        const T* row = src + int64_t(t.y[a]) * w;
-        const T p0 = row[t.x[0]], p1 = row[t.x[1]], p2 = row[t.x[2]], p3 = row[t.x[3]];
-        su += t.wy[a] * (t.dx[0] * p0 + t.dx[1] * p1 + t.dx[2] * p2 + t.dx[3] * p3);
-        sv += t.dy[a] * (t.wx[0] * p0 + t.wx[1] * p1 + t.wx[2] * p2 + t.wx[3] * p3);
-        for (int q = 0; q < 4; ++q) atomicAdd(gi + int64_t(t.y[a]) * w + t.x[q], g * t.wy[a] * t.wx[q]);
-      }
+      for (int a = 0; a < 4; ++a)
+        for (int q = 0; q < 4; ++q) atomicAdd(gi + t.y[a] * w + t.x[q], g * t.wy[a] * t.wx[q]);
       gu += g * su;
       gv += g * sv;
     }
@@ -98,12 +58,10 @@ __global__ void warp_backward_kernel(const T* __restrict__ grad, const T* __rest
 
 int blocks_for(int64_t total) { return static_cast<int>(std::min<int64_t>((total + 255) / 256, 65535)); }
 
-at::ScalarType kernel_dtype(at::ScalarType t) { return t == at::kDouble ? at::kDouble : at::kFloat; }
-
 at::Tensor warp_cuda(const at::Tensor& image, const at::Tensor& flow) {
   check_inputs(image, flow);
   c10::cuda::CUDAGuard guard(image.device());
-  const auto kt = kernel_dtype(image.scalar_type());
+  const auto kt = detail::float_or_double(image.scalar_type());
   at::Tensor x = image.to(kt).contiguous(), f = flow.to(kt).contiguous();
   at::Tensor out = at::empty(x.sizes(), x.options());
   const int64_t total = x.size(0) * x.size(2) * x.size(3);
@@ -123,7 +81,7 @@ at::Tensor warp_cuda(const at::Tensor& image, const at::Tensor& flow) {
 std::tuple<at::Tensor, at::Tensor> warp_backward_cuda(const at::Tensor& grad, const at::Tensor& image, const at::Tensor& flow) {
   check_inputs(image, flow);
   c10::cuda::CUDAGuard guard(image.device());
-  const auto kt = kernel_dtype(image.scalar_type());
+  const auto kt = detail::float_or_double(image.scalar_type());
   at::Tensor g = grad.to(kt).contiguous(), x = image.to(kt).contiguous(), f = flow.to(kt).contiguous();
   at::Tensor gi = at::zeros(x.sizes(), x.options()), gf = at::zeros(f.sizes(), f.options());
   const int64_t total = x.size(0) * x.size(2) * x.size(3);
