@@ -6,13 +6,16 @@
 #   scripts/demo.sh style Gatys style transfer of a photograph in two styles (one with colour
 #                         preservation), a short feed-forward (Johnson) training, apply, ONNX check
 #   scripts/demo.sh gan   a class-conditional GAN on the digits, its sample grid and class accuracy
+#   scripts/demo.sh temporal  temporal SR x2 (DLSS 2 / FSR 2 style) on synthetic sequences, with the
+#                         equal-cost single-frame network and ESPCN trained alike; the comparison
+#                         table (with TAA and bicubic) on held-out sequences (DEMO_STEPS, default 600)
 #   scripts/demo.sh srgan a small SRResNet x4 (PSNR-oriented), then SRGAN started from it; both scored
 #                         against bicubic and shown side by side on a held-out crop (DEMO_STEPS, default 300)
 # Each prints a short summary with the files it wrote.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 family="${1:-sr}"
-case "$family" in sr|style|gan|srgan) ;; *) die "unknown demo '$family': sr (default), style, gan or srgan" ;; esac
+case "$family" in sr|style|gan|srgan|temporal) ;; *) die "unknown demo '$family': sr (default), style, gan, srgan or temporal" ;; esac
 "$TESSERA_ROOT/scripts/bootstrap.sh"
 "$TESSERA_ROOT/scripts/fetch_datasets.sh"
 "$TESSERA_ROOT/scripts/build.sh"
@@ -62,6 +65,26 @@ print(f"  ONNX (onnxruntime) vs tessera apply: max abs difference {err:.2e} (8-b
 print(f"files: {out}/chelsea_waves.png, chelsea_brick_colour.png, flower_mosaic.png, johnson.onnx; runs in {out}/")
 sys.exit(0 if err <= 1 / 255 + 1e-6 else 1)
 PY
+  exit 0
+fi
+
+if [ "$family" = temporal ]; then
+  "$TESSERA_ROOT/scripts/make_sequences.sh"
+  out="$TESSERA_ROOT/runs/demo_temporal"
+  rm -rf "$out" && mkdir -p "$out"
+  steps="${DEMO_STEPS:-600}"
+  for cfg in temporal_sr_x2 single_frame_x2 espcn_sequences_x2; do
+    log "training $cfg for $steps steps on datasets/sequences/train (CPU)"
+    "$T" train "configs/temporal/$cfg.yaml" --run-dir "$out/$cfg" device=cpu trainer.total_steps="$steps" \
+      trainer.val_every="$steps" trainer.save_every="$steps" trainer.log_every=100
+  done
+  log "streaming the held-out sequences through the temporal network"
+  "$T" apply --checkpoint "$out/temporal_sr_x2" datasets/sequences/val "$out/frames"
+  echo
+  echo "tessera demo: temporal SR x2 on held-out render-mode sequences (first 4 frames of each not scored)"
+  "$T" eval --checkpoint "$out/temporal_sr_x2" --data datasets/sequences/val --compare "$out/single_frame_x2" \
+    --compare "$out/espcn_sequences_x2" | tee "$out/comparison.txt"
+  echo "frames: $out/frames; table: $out/comparison.txt"
   exit 0
 fi
 

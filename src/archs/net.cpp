@@ -5,6 +5,7 @@
 #include "tessera/archs/inception.h"
 #include "tessera/archs/sr.h"
 #include "tessera/archs/style.h"
+#include "tessera/archs/temporal.h"
 #include "tessera/archs/vgg.h"
 
 namespace tessera::archs {
@@ -23,6 +24,7 @@ void register_builtin_archs() {
   register_vgg_arch(r);
   register_style_archs(r);
   register_image_gan_archs(r);
+  register_temporal_archs(r);
 }
 
 NetPtr build_arch(Cfg cfg) {

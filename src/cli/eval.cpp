@@ -14,15 +14,16 @@ namespace tessera::cli {
 Run add_eval(CLI::App& app) {
   struct Args {
     std::string checkpoint, data, lr_data, device = "auto", features;
-    int64_t scale = 0, crop_border = -1, tile = 0, n = 1000;
+    int64_t scale = 0, crop_border = -1, tile = 0, n = 1000, warmup = 4;
+    std::vector<std::string> compare;
     uint64_t seed = 0;
     bool json = false, rgb = false;
     std::vector<std::string> metrics{"psnr", "ssim"};
   };
   auto a = std::make_shared<Args>();
   app.add_option("--checkpoint", a->checkpoint, "weights file (model.safetensors), checkpoint directory or run directory")->required();
-  app.add_option("--data", a->data, "SR: folder of HR images (LR made by MATLAB bicubic); generators: real images "
-                 "(digits .csv, a folder of class folders, or a folder of images)")->required();
+  app.add_option("--data", a->data, "SR: folder of HR images (LR made by MATLAB bicubic), or of frame sequences "
+                 "(docs/temporal_sr.md); generators: real images (digits .csv, a folder of class folders, or a folder of images)")->required();
   app.add_option("--lr-data", a->lr_data, "folder of matching LR images (instead of bicubic degradation)");
   app.add_option("--scale", a->scale, "upscale factor; must match the checkpoint (default: the checkpoint's)")->check(integer_in(1, 16));
   app.add_option("--crop-border", a->crop_border, "pixels removed from each side before scoring (default: scale)")->check(integer_in(0, 1 << 20));
@@ -34,11 +35,15 @@ Run add_eval(CLI::App& app) {
   app.add_option("--features", a->features, "generators: feature network (classifier checkpoint) for FID/IS");
   app.add_option("--n", a->n, "generators: number of samples")->check(integer_in(2, 1 << 24));
   app.add_option("--seed", a->seed, "generators: latent seed");
+  app.add_option("--compare", a->compare, "sequences: other upscalers scored alongside (checkpoints; repeatable)");
+  app.add_option("--warmup", a->warmup, "sequences: frames of each sequence not scored")->check(integer_in(0, 100000));
   return [a] {
     archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors"},
-                                         {"image_to_image", "generator", "autoencoder"}, "eval");
+                                         {"image_to_image", "generator", "autoencoder", "temporal_upscaler"}, "eval");
     recipes::EvalRequest req{a->checkpoint, a->data, a->lr_data, a->features, a->scale, a->crop_border, a->tile, a->n,
-                             a->seed, a->rgb, a->metrics, resolve_device(a->device)};
+                             a->seed, a->rgb, a->metrics, resolve_device(a->device), a->warmup, {}};
+    for (const auto& c : a->compare)
+      req.compare.emplace_back(c, load_for_command(c, {"model.safetensors"}, {"image_to_image", "temporal_upscaler"}, "eval --compare"));
     recipes::EvalReport report = recipes::evaluator_for(net->task(), *net)(*net, req);
     if (a->json) std::cout << report.json.dump(2) << std::endl;
     else std::cout << report.table << std::flush;

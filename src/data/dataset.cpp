@@ -4,6 +4,7 @@
 
 #include "tessera/core/runtime.h"
 #include "tessera/data/generative_datasets.h"
+#include "tessera/data/sequence_dataset.h"
 #include "tessera/data/sr_dataset.h"
 
 namespace tessera::data {
@@ -120,6 +121,8 @@ void register_builtin_datasets() {
         [] { return document_options<SrFolderOptions>(); });
   register_generative_datasets(r);
   register_image_folder_dataset(r);
+  r.add("sequence_folder", [](Cfg& c) -> DatasetPtr { return std::make_shared<SequenceFolderDataset>(read_options<SequenceFolderOptions>(c)); },
+        [] { return document_options<SequenceFolderOptions>(); });
 }
 
 DatasetPtr build_dataset(Cfg cfg) {

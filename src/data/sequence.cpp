@@ -355,7 +355,7 @@ void write_sequence(const std::string& dir, const Sequence& seq, const std::stri
   io::fsync_dir(final_dir.parent_path().empty() ? fs::path(".") : final_dir.parent_path());
 }
 
-Sequence read_sequence(const std::string& dir) {
+SequenceInfo read_sequence_info(const std::string& dir) {
   const fs::path d(dir);
   const std::string meta = (d / "sequence.yaml").string();
   if (!fs::is_directory(d)) throw Error("sequence folder '" + dir + "' does not exist or is not a folder");
@@ -363,47 +363,75 @@ Sequence read_sequence(const std::string& dir) {
   Cfg c(load_yaml_file(meta), "", meta);
   const std::string format = c.req<std::string>("format");
   if (format != "tessera-sequence 1") c.fail("format", "is '" + format + "'; this tessera reads 'tessera-sequence 1'");
-  Sequence seq;
-  const int64_t T = c.req<int64_t>("frames");
-  if (T < 1 || T > 100000) c.fail("frames", "must be 1..100000, got " + std::to_string(T));
-  seq.ratio = c.req<int64_t>("ratio");
-  if (seq.ratio < 1 || seq.ratio > 8) c.fail("ratio", "must be 1..8, got " + std::to_string(seq.ratio));
-  seq.mode = c.get<std::string>("mode", "render");
+  SequenceInfo info;
+  info.dir = dir;
+  info.frames = c.req<int64_t>("frames");
+  if (info.frames < 1 || info.frames > 100000) c.fail("frames", "must be 1..100000, got " + std::to_string(info.frames));
+  const int64_t T = info.frames;
+  info.ratio = c.req<int64_t>("ratio");
+  if (info.ratio < 1 || info.ratio > 8) c.fail("ratio", "must be 1..8, got " + std::to_string(info.ratio));
+  info.mode = c.get<std::string>("mode", "render");
   const auto lr_size = c.req<std::vector<int64_t>>("lr_size");
   if (lr_size.size() != 2 || lr_size[0] <= 0 || lr_size[1] <= 0) c.fail("lr_size", "must be [width, height] of the low-res frames");
+  info.lr_width = lr_size[0];
+  info.lr_height = lr_size[1];
   const auto jitter = c.req<std::vector<std::vector<double>>>("jitter");
   if (static_cast<int64_t>(jitter.size()) != T) c.fail("jitter", "has " + std::to_string(jitter.size()) + " entries for " + std::to_string(T) + " frames");
-  seq.jitter = torch::zeros({T, 2}, torch::kFloat64);
+  info.jitter = torch::zeros({T, 2}, torch::kFloat64);
   for (int64_t t = 0; t < T; ++t) {
     if (jitter[t].size() != 2 || std::abs(jitter[t][0]) > 0.5 || std::abs(jitter[t][1]) > 0.5)
       c.fail("jitter", "entry " + std::to_string(t) + " must be [jx, jy] within [-0.5, 0.5] low-res pixels");
-    seq.jitter[t][0] = jitter[t][0];
-    seq.jitter[t][1] = jitter[t][1];
+    info.jitter[t][0] = jitter[t][0];
+    info.jitter[t][1] = jitter[t][1];
   }
-  seq.sources = c.get<std::vector<std::string>>("sources", {});
+  info.sources = c.get<std::vector<std::string>>("sources", {});
   c.allow("generator");
   c.finish();
-  const int64_t w = lr_size[0], h = lr_size[1];
-  auto load_frames = [&](const char* sub, bool image, int64_t fh, int64_t fw, bool optional) -> torch::Tensor {
-    if (optional && !fs::is_directory(d / sub)) return {};
-    std::vector<torch::Tensor> frames;
+  info.has_hr = fs::is_directory(d / "hr");
+  info.has_disocclusion = fs::is_directory(d / "disocclusion");
+  for (auto [sub, ext, present] : {std::tuple{"lr", ".png", true}, std::tuple{"motion", ".flo", true},
+                                   std::tuple{"hr", ".png", info.has_hr}, std::tuple{"disocclusion", ".png", info.has_disocclusion}}) {
+    if (!present) continue;
     for (int64_t t = 0; t < T; ++t) {
-      const std::string p = (d / sub / frame_name(t, image ? ".png" : ".flo")).string();
+      const std::string p = (d / sub / frame_name(t, ext)).string();
       if (!fs::exists(p)) throw Error("sequence '" + dir + "': frame " + std::to_string(t) + " is missing (" + p + ")");
+    }
+  }
+  return info;
+}
+
+Sequence read_sequence(const SequenceInfo& info, int64_t first, int64_t count, bool targets) {
+  if (count < 0) count = info.frames - first;
+  if (first < 0 || count < 1 || first + count > info.frames)
+    throw Error("sequence '" + info.dir + "': frames " + std::to_string(first) + ".." + std::to_string(first + count - 1) +
+                " requested of " + std::to_string(info.frames));
+  const fs::path d(info.dir);
+  const int64_t w = info.lr_width, h = info.lr_height;
+  auto load_frames = [&](const char* sub, bool image, int64_t fh, int64_t fw) -> torch::Tensor {
+    std::vector<torch::Tensor> frames;
+    for (int64_t t = first; t < first + count; ++t) {
+      const std::string p = (d / sub / frame_name(t, image ? ".png" : ".flo")).string();
       torch::Tensor x = image ? io::read_image(p).rgb : io::read_flo(p);
       if (x.size(1) != fh || x.size(2) != fw)
-        throw Error("sequence '" + dir + "': " + p + " is " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(1)) + "; sequence.yaml says " +
-                    std::to_string(fw) + "x" + std::to_string(fh));
+        throw Error("sequence '" + info.dir + "': " + p + " is " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(1)) +
+                    "; sequence.yaml says " + std::to_string(fw) + "x" + std::to_string(fh));
       frames.push_back(x);
     }
     return torch::stack(frames);
   };
-  seq.lr = load_frames("lr", true, h, w, false);
-  seq.motion = load_frames("motion", false, h, w, false);
-  seq.hr = load_frames("hr", true, h * seq.ratio, w * seq.ratio, true);
-  torch::Tensor dis = load_frames("disocclusion", true, h, w, true);
-  if (dis.defined()) seq.disocclusion = (dis.select(1, 0) > 0.5).to(torch::kFloat32).unsqueeze(1);
+  Sequence seq;
+  seq.ratio = info.ratio;
+  seq.mode = info.mode;
+  seq.sources = info.sources;
+  seq.jitter = info.jitter.slice(0, first, first + count).clone();
+  seq.lr = load_frames("lr", true, h, w);
+  seq.motion = load_frames("motion", false, h, w);
+  if (!targets) return seq;
+  if (info.has_hr) seq.hr = load_frames("hr", true, h * info.ratio, w * info.ratio);
+  if (info.has_disocclusion) seq.disocclusion = (load_frames("disocclusion", true, h, w).select(1, 0) > 0.5).to(torch::kFloat32).unsqueeze(1);
   return seq;
 }
+
+Sequence read_sequence(const std::string& dir) { return read_sequence(read_sequence_info(dir), 0, -1, true); }
 
 }  // namespace tessera::data

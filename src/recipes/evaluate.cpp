@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -10,6 +11,7 @@
 #include "tessera/io/image_io.h"
 #include "tessera/recipes/generative.h"
 #include "tessera/recipes/sr.h"
+#include "tessera/recipes/temporal_sr.h"
 
 namespace tessera::recipes {
 
@@ -54,7 +56,58 @@ EvalReport evaluate_generator(archs::NetImpl& net, const EvalRequest& a) {
   return r;
 }
 
+EvalReport evaluate_on_sequences(archs::NetImpl& net, const EvalRequest& a) {
+  data::SequenceFolderOptions o;
+  o.dir = a.data;
+  o.frames = 0;
+  data::SequenceFolderDataset ds(o);
+  SequenceEvalOptions eo;
+  eo.warmup = a.warmup;
+  eo.crop_border = a.crop_border;
+  struct Row {
+    std::string name;
+    archs::NetImpl* net;
+    FrameMethod method;
+  };
+  std::vector<Row> rows{{net.type() + " (" + a.checkpoint + ")", &net, net_method(net)}};
+  for (const auto& [name, other] : a.compare) rows.push_back({other->type() + " (" + name + ")", other.get(), net_method(*other)});
+  for (const Row& row : rows) {
+    if (row.net->scale() != ds.ratio())
+      throw ConfigError(row.name + " upscales x" + std::to_string(row.net->scale()) + " but the sequences in '" + a.data + "' are x" +
+                        std::to_string(ds.ratio()));
+    row.net->to(a.device);
+    row.net->eval();
+  }
+  rows.push_back({"taa (alpha 0.9, YCoCg clamp)", nullptr, taa_method(ds.ratio())});
+  rows.push_back({"bicubic (jitter-compensated)", nullptr, bicubic_method(ds.ratio())});
+  const std::vector<std::string> keys{"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "psnr_disoccluded", "warp_error", "tpsnr", "tof"};
+  EvalReport r;
+  r.json = {{"data", a.data}, {"sequences", ds.sequences().size()}, {"scale", ds.ratio()}, {"warmup", a.warmup},
+            {"crop_border", a.crop_border >= 0 ? a.crop_border : ds.ratio()}};
+  r.table = fmt::format("{} sequences x{} from {}, first {} frames of each not scored\n{:<44}", ds.sequences().size(), ds.ratio(), a.data,
+                        a.warmup, "method");
+  for (const auto& k : keys) r.table += fmt::format(" {:>10}", k == "psnr_disoccluded" ? "psnr_disoc" : k);
+  r.table += fmt::format(" {:>9} {:>9}\n", "MACs/px", "params");
+  for (const Row& row : rows) {
+    SequenceScores s = evaluate_sequences(row.method, ds, eo, a.device);
+    nlohmann::json m = {{"name", row.name}, {"frames_scored", s.frames_scored}, {"psnr_per_frame", s.psnr_per_frame}};
+    for (const auto& [k, v] : s.metrics) m[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+    const double macs = row.net ? archs::macs_per_output_pixel(*row.net) : -1;
+    if (row.net) {
+      m["parameters"] = archs::count_parameters(*row.net);
+      if (macs > 0) m["macs_per_output_pixel"] = macs;
+    }
+    r.json["methods"].push_back(m);
+    r.table += fmt::format("{:<44}", row.name.size() > 44 ? row.name.substr(0, 41) + "..." : row.name);
+    for (const auto& k : keys) r.table += fmt::format(" {:>10.4f}", s.metrics.at(k));
+    r.table += fmt::format(" {:>9} {:>9}\n", macs > 0 ? std::to_string(std::lround(macs)) : "-",
+                           row.net ? std::to_string(archs::count_parameters(*row.net)) : "-");
+  }
+  return r;
+}
+
 EvalReport evaluate_upscaler(archs::NetImpl& net, const EvalRequest& a) {
+  if (net.scale() > 1 && data::holds_sequences(a.data)) return evaluate_on_sequences(net, a);
   if (net.scale() == 1)
     throw ConfigError("'" + a.checkpoint + "' holds a " + net.type() + " (scale 1): tessera eval scores upscalers against "
                       "bicubic; run style networks with `tessera apply`");
@@ -100,7 +153,10 @@ EvalReport evaluate_upscaler(archs::NetImpl& net, const EvalRequest& a) {
 
 const Evaluator& evaluator_for(const std::string& task, const archs::NetImpl& net) {
   static const std::map<std::string, Evaluator> evaluators = {
-      {"image_to_image", evaluate_upscaler}, {"generator", evaluate_generator}, {"autoencoder", evaluate_generator}};
+      {"image_to_image", evaluate_upscaler},
+      {"generator", evaluate_generator},
+      {"autoencoder", evaluate_generator},
+      {"temporal_upscaler", evaluate_on_sequences}};
   auto it = evaluators.find(task);
   if (it == evaluators.end()) {
     std::string known;

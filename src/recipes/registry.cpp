@@ -2,6 +2,7 @@
 #include "tessera/recipes/generative.h"
 #include "tessera/recipes/sr.h"
 #include "tessera/recipes/style.h"
+#include "tessera/recipes/temporal_sr.h"
 
 namespace tessera::recipes {
 
@@ -18,6 +19,7 @@ void register_builtin_recipes() {
   register_generative_recipes(r);
   register_style_recipe(r);
   register_cyclegan_recipe(r);
+  register_temporal_sr_recipe(r);
 }
 
 RecipePtr build_recipe(Cfg& root, torch::Device device, int64_t total_steps) {

@@ -54,8 +54,20 @@ Sequence make_sequence(const std::vector<std::string>& photos, const SequenceOpt
 // seq/sequence.yaml, seq/lr/00000.png, seq/hr/00000.png, seq/motion/00000.flo,
 // seq/disocclusion/00000.png. Written into seq.tmp and renamed, so a folder is whole or absent.
 void write_sequence(const std::string& dir, const Sequence& seq, const std::string& provenance_yaml = "");
-// Reads a sequence folder (hr/ and disocclusion/ may be absent: a real renderer has no target);
-// errors name the folder and the file.
+// A sequence folder's sequence.yaml, checked, and which frame folders it has (every frame file of
+// each is present); errors name the folder and the file.
+struct SequenceInfo {
+  std::string dir, mode;
+  int64_t frames = 0, ratio = 2, lr_width = 0, lr_height = 0;
+  torch::Tensor jitter;  // float64 [frames, 2]
+  std::vector<std::string> sources;
+  bool has_hr = false, has_disocclusion = false;
+};
+SequenceInfo read_sequence_info(const std::string& dir);
+// Frames [first, first + count) of a sequence folder (count -1: to the end); hr/ and disocclusion/
+// may be absent (a real renderer has no target); `targets` false skips them (inference). Each file
+// must have the declared size.
+Sequence read_sequence(const SequenceInfo& info, int64_t first, int64_t count = -1, bool targets = true);
 Sequence read_sequence(const std::string& dir);
 
 }  // namespace tessera::data

@@ -1,6 +1,8 @@
 // Evaluators per task, chosen from the checkpoint's task (tessera.task metadata): what `tessera
 // eval` runs. image_to_image upscalers: PSNR/SSIM of the model and of MATLAB bicubic side by side;
-// generators and autoencoders: FID, inception score and class accuracy against real images.
+// generators and autoencoders: FID, inception score and class accuracy against real images;
+// temporal upscalers, and upscalers given sequence folders as data: the sequence metrics of
+// temporal_sr.h for the model, each `compare` network, TAA and jitter-compensated bicubic.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,10 @@ struct EvalRequest {
   bool rgb = false;
   std::vector<std::string> metrics{"psnr", "ssim"};
   torch::Device device = torch::kCPU;
+  // Sequences: frames not scored at the start of each, and other networks scored alongside
+  // (name, network), e.g. the equal-cost single-frame network and ESPCN.
+  int64_t warmup = 4;
+  std::vector<std::pair<std::string, archs::NetPtr>> compare;
 };
 
 struct EvalReport {
