@@ -115,7 +115,7 @@ for i in range(opt.get("num_conv", 5)):
     wgt = state[f"body.{2 * i}.weight"]
     conv = torch.nn.Conv2d(wgt.shape[1], wgt.shape[0], 3, padding=1)
     conv.weight.data, conv.bias.data = wgt, state[f"body.{2 * i}.bias"]
-    layers += [conv, torch.nn.ReLU()]
+    layers += [conv, torch.nn.LeakyReLU(0.2)]
 body = torch.nn.Sequential(*layers[:-1]).eval()
 print(f"torch {torch.__version__}, {a.threads} threads, {a.frames} frames per run, arch {a.arch}")
 print(f"{'case':34s} {'tessera fps':>12s} {'bf16 fps':>9s} {'PyTorch fps':>12s} {'ratio':>6s}")

@@ -76,7 +76,9 @@ TemporalSrImpl::TemporalSrImpl(TemporalSrOptions o) : opt(o) {
   for (int64_t i = 0; i < opt.num_conv; ++i) {
     const int64_t cin = i == 0 ? in_channels() : opt.num_feat, cout = i + 1 == opt.num_conv ? out : opt.num_feat;
     body->push_back(nn::conv(cin, cout, 3));
-    if (i + 1 < opt.num_conv) body->push_back(torch::nn::ReLU());
+    // LeakyReLU: with ReLU the last hidden layer of these narrow stacks died in training (all
+    // units negative, the residual stuck at its bias; seen in the single-frame x2 run).
+    if (i + 1 < opt.num_conv) body->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
   }
   register_module("body", body);
   // A small last layer: training starts near "blend half the history, no residual".

@@ -38,9 +38,11 @@ Run add_export(CLI::App& app) {
       opt.width = w;
     }
     archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator.safetensors", "generator_ab.safetensors"},
-                                         {"image_to_image", "generator", "autoencoder", "critic", "classifier", "feature_extractor"}, "export");
+                                         {"image_to_image", "generator", "autoencoder", "critic", "classifier", "feature_extractor", "temporal_upscaler"}, "export");
     exporter::export_onnx_file(*net, a->output, opt);
-    std::string inputs = archs::as_generator(*net) ? "input 'z' (latent code)" : "input 'input' float32 NCHW in [0,1]";
+    std::string inputs = archs::as_generator(*net)                  ? "input 'z' (latent code)"
+                         : net->task() == "temporal_upscaler" ? "inputs 'frame', 'motion', 'jitter', 'history', 'has_history' (one frame step)"
+                                                              : "input 'input' float32 NCHW in [0,1]";
     if (net->task() == "image_to_image") inputs += opt.height > 0 ? ", fixed size " + a->size : ", dynamic batch/height/width";
     spdlog::info("wrote {} ({} {}, opset {}; {}; output 'output')", a->output, net->type(), net->task(), a->opset, inputs);
     return 0;

@@ -1,6 +1,7 @@
 #include "tessera/export/onnx_export.h"
 
 #include "tessera/archs/generative.h"
+#include "tessera/archs/temporal.h"
 #include "tessera/build_info.h"
 #include "tessera/core/config.h"
 #include "tessera/io/files.h"
@@ -58,6 +59,20 @@ std::string export_onnx(archs::NetImpl& net, const ExportOptions& opt) {
     std::vector<Dim> out{batch};
     for (int64_t d : gen->sample_shape()) out.push_back(d);
     g.add_output("output", out);
+    return g.finish();
+  }
+  // A temporal upscaler's frame step: the frame, its motion vectors and jitter, the previous output
+  // and whether there is one (docs/temporal_sr.md).
+  if (auto* t = dynamic_cast<archs::TemporalSrImpl*>(&net)) {
+    const Dim h = dim(opt.height, "height"), w = dim(opt.width, "width");
+    const Dim oh = dim(opt.height * net.scale(), "out_height"), ow = dim(opt.width * net.scale(), "out_width");
+    g.add_input("frame", {batch, 3, h, w});
+    g.add_input("motion", {batch, 2, h, w});
+    g.add_input("jitter", {batch, 2});
+    g.add_input("history", {batch, 3, oh, ow});
+    g.add_input("has_history", {batch});
+    g.identity(archs::emit_temporal_step(g, *t, "frame", "motion", "jitter", "history", "has_history"), "output");
+    g.add_output("output", {batch, 3, oh, ow});
     return g.finish();
   }
   // Everything else takes `input` of the network's input shape (images: NCHW, any size unless the

@@ -6,7 +6,8 @@
 //
 // The network (`temporal_sr`) runs at the low resolution: the current frame, the jitter (two
 // constant planes), the motion, a history-valid mask and the warped history before and after the
-// YCoCg clamp (space-to-depth into the LR grid) go through a plain stack of 3x3 convolutions, whose
+// YCoCg clamp (space-to-depth into the LR grid) go through a plain stack of 3x3 convolutions
+// (LeakyReLU 0.2 between them), whose
 // output (depth-to-space) is a residual and a blend weight:
 //   out = a * clamp(warp(history)) + (1 - a) * up(current) + residual,   a = sigmoid(.) * valid,
 // with up() the jitter-compensated bicubic upsampling. `history: false` gives the single-frame
@@ -15,6 +16,10 @@
 #pragma once
 #include "tessera/archs/net.h"
 #include "tessera/core/options.h"
+
+namespace tessera::exporter {
+class OnnxGraph;
+}
 
 namespace tessera::archs {
 
@@ -87,6 +92,12 @@ torch::Tensor taa_step(const TemporalFrame& frame, TemporalState& state, int64_t
 // One frame through any upscaler: a temporal_sr network steps with its state; a single-image
 // upscaler (ESPCN, EDSR, ...) runs on the frame alone. Updates `state`.
 torch::Tensor upscale_frame(NetImpl& net, const TemporalFrame& frame, TemporalState& state);
+
+// The ONNX graph of one step (temporal_onnx.cpp): frame [N,3,h,w], motion [N,2,h,w], jitter [N,2],
+// history [N,3,H,W] (the previous output; anything when has_history is 0) and has_history [N]
+// (0 at a sequence's first frame, else 1) -> the output. Returns the output value's name.
+std::string emit_temporal_step(exporter::OnnxGraph& g, TemporalSrImpl& net, const std::string& frame, const std::string& motion,
+                               const std::string& jitter, const std::string& history, const std::string& has_history);
 
 // Multiply-adds per output pixel where the arch states them (temporal_sr, espcn); -1 otherwise.
 double macs_per_output_pixel(const NetImpl& net);
