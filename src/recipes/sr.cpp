@@ -100,12 +100,8 @@ class SrRecipe : public Recipe {
     Cfg rc = root.child("recipe");
     rc.req<std::string>("type");
     loss_ = losses::build_loss(rc.child("loss", true), "l1");
-    TrainedNetOptions tno;
-    tno.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
-    tno.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
     precision_ = std::make_shared<Precision>(rc, device_);
-    tno.precision = precision_;
-    net_ = std::make_unique<TrainedNet>(net, rc, tno, total_steps, device_, "network");
+    net_ = std::make_unique<TrainedNet>(net, rc, read_net_options(rc, precision_), total_steps, device_, "network");
     val_ = std::make_unique<SrValidation>(rc.child("val", true), *net);
     rc.finish();
     resolved_["network"] = net->options_yaml();

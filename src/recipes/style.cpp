@@ -38,11 +38,8 @@ class StyleRecipe : public Recipe {
     normalize_ = norm == "auto" ? fn["weights"].as<std::string>() == "random" : norm == "true";
     TrainedNetOptions tno;
     tno.default_optimizer = "{type: adam, lr: 1.0e-3}";
-    tno.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
-    tno.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
     precision_ = std::make_shared<Precision>(rc, device_);
-    tno.precision = precision_;
-    net_ = std::make_unique<TrainedNet>(net, rc, tno, total, device_, "network");
+    net_ = std::make_unique<TrainedNet>(net, rc, read_net_options(rc, precision_, tno), total, device_, "network");
     Cfg vc = rc.child("val", true);
     val_images_ = vc.get<int64_t>("images", 4, 1, 64);
     vc.finish();

@@ -153,12 +153,8 @@ class TemporalSrRecipe : public Recipe {
     Cfg rc = root.child("recipe");
     rc.req<std::string>("type");
     loss_ = losses::build_loss(rc.child("loss", true), "l1");
-    TrainedNetOptions tno;
-    tno.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
-    tno.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
     precision_ = std::make_shared<Precision>(rc, device_);
-    tno.precision = precision_;
-    net_ = std::make_unique<TrainedNet>(net, rc, tno, total_steps, device_, "network");
+    net_ = std::make_unique<TrainedNet>(net, rc, read_net_options(rc, precision_), total_steps, device_, "network");
     Cfg vc = rc.child("val", true);
     eval_.warmup = vc.get<int64_t>("warmup", 4, 0, 100000);
     eval_.crop_border = vc.get<int64_t>("crop_border", net->scale(), 0, 1024);

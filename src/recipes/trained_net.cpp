@@ -89,6 +89,13 @@ std::string Precision::summary() const {
   return s;
 }
 
+TrainedNetOptions read_net_options(Cfg& rc, PrecisionPtr precision, TrainedNetOptions base) {
+  base.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
+  base.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
+  base.precision = std::move(precision);
+  return base;
+}
+
 TrainedNet::TrainedNet(archs::NetPtr net, Cfg& rc, const TrainedNetOptions& opt, int64_t total_steps, torch::Device device,
                        const std::string& cfg_path)
     : net_(std::move(net)), device_(device), opt_(opt), name_(cfg_path) {

@@ -70,6 +70,10 @@ struct TrainedNetOptions {
   std::string state_net = "net", state_optimizer = "optimizer", state_ema = "ema";
 };
 
+// `base` with the `ema` and `grad_clip` keys of a recipe section read and `precision` set: what a
+// recipe of one trained network (sr, style, temporal_sr) passes to TrainedNet.
+TrainedNetOptions read_net_options(Cfg& recipe_cfg, PrecisionPtr precision, TrainedNetOptions base = {});
+
 class TrainedNet {
  public:
   // `cfg_path` names the network in errors ("network", "networks.generator").
