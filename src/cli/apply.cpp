@@ -99,9 +99,11 @@ int apply_video(archs::NetImpl& net, const std::string& input, const std::string
   while (video.next(rgb, motion)) {
     const auto t0 = Clock::now();
     torch::Tensor out = archs::upscale_frame(net, {rgb.unsqueeze(0).to(device), motion.unsqueeze(0).to(device), torch::zeros({1, 2}, torch::TensorOptions(device))}, state)[0]
-                            .to(torch::kCPU)
-                            .clamp(0, 1);
+                            .to(torch::kCPU);
     net_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!torch::isfinite(out).all().item<bool>())
+      throw Error("the network produced non-finite values on frame " + std::to_string(t) + " of '" + input + "'");
+    out = out.clamp(0, 1);
     if (to_video) {
       if (!writer) writer = std::make_unique<data::VideoWriter>(output, video.fps(), out.size(2), out.size(1));
       writer->write(out);
@@ -121,7 +123,8 @@ int apply_video(archs::NetImpl& net, const std::string& input, const std::string
 }  // namespace
 
 // tessera apply (alias: upscale): runs any image-to-image checkpoint (upscalers, style networks) on
-// an image or a folder, tiled where the network allows it.
+// an image or a folder, tiled where the network allows it; temporal upscalers (and upscalers frame by
+// frame) on sequence folders and video files.
 Run add_apply(CLI::App& app) {
   struct Args {
     std::string checkpoint, input, output, device = "auto", tile = "auto", precision = "fp32", flow = "dis";

@@ -203,13 +203,16 @@ class TemporalSrRecipe : public Recipe {
       if (std::isfinite(v)) r.metrics[k] = v;
     r.images = s.samples;
     if (baselines_) {
-      // Cheap and fixed, but logged with every validation so the curves share a plot with them.
-      SequenceEvalOptions o = eval_;
-      o.max_samples = 0;
-      for (const auto& [name, m] : {std::pair{"taa", taa_method(seqs->ratio())}, std::pair{"bicubic", bicubic_method(seqs->ratio())}}) {
-        SequenceScores b = evaluate_sequences(m, *seqs, o, device_);
-        r.metrics[std::string(name) + "_psnr_y"] = b.metrics.at("psnr_y");
+      // Fixed for a dataset (scored once), but logged with every validation so the curves share a plot.
+      if (baseline_data_ != seqs) {
+        SequenceEvalOptions o = eval_;
+        o.max_samples = 0;
+        baseline_scores_.clear();
+        for (const auto& [name, m] : {std::pair{"taa", taa_method(seqs->ratio())}, std::pair{"bicubic", bicubic_method(seqs->ratio())}})
+          baseline_scores_[std::string(name) + "_psnr_y"] = evaluate_sequences(m, *seqs, o, device_).metrics.at("psnr_y");
+        baseline_data_ = seqs;
       }
+      for (const auto& [k, v] : baseline_scores_) r.metrics[k] = v;
     }
     return r;
   }
@@ -249,6 +252,8 @@ class TemporalSrRecipe : public Recipe {
   losses::LossFn loss_;
   SequenceEvalOptions eval_;
   bool baselines_ = true;
+  const data::Dataset* baseline_data_ = nullptr;
+  Scalars baseline_scores_;
   YAML::Node resolved_;
 };
 

@@ -7,12 +7,14 @@
 #include <fstream>
 
 #include "../support/support.h"
+#include "tessera/archs/checkpoint.h"
 #include "tessera/archs/temporal.h"
 #include "tessera/core/error.h"
 #include "tessera/data/resize.h"
 #include "tessera/data/sequence_dataset.h"
 #include "tessera/data/video.h"
 #include "tessera/io/image_io.h"
+#include "tessera/io/safetensors.h"
 #include "tessera/metrics/image_quality.h"
 #include "tessera/recipes/temporal_sr.h"
 
@@ -267,6 +269,26 @@ TEST_CASE("video input: frames decoded, motion estimated with the FSR 2 sign, vi
   CHECK(t == 8);
   INFO("mean end-point error of the estimated motion " << est / 7 << " px; of no motion " << none / 7 << " px");
   CHECK(est < 0.35 * none);
+
+  // `tessera apply` on the video: to a video file and to a folder of frames.
+  archs::TemporalSr net(archs::TemporalSrOptions{});
+  const std::string weights = (dir / "temporal.safetensors").string();
+  io::save_safetensors(weights, archs::net_weights(*net));
+  auto r = test::run_cli({"apply", "--checkpoint", weights, avi, (dir / "up.avi").string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("estimated by OpenCV optical flow") && Contains("8 frames 96x96"));
+  data::VideoFrames up((dir / "up.avi").string());
+  int64_t n = 0;
+  while (up.next(rgb, motion)) {
+    CHECK(rgb.sizes() == torch::IntArrayRef({3, 192, 192}));
+    ++n;
+  }
+  CHECK(n == 8);
+  r = test::run_cli({"apply", "--checkpoint", weights, avi, (dir / "frames").string(), "--flow", "farneback"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(dir / "frames" / "00007.png"));
+  CHECK(io::read_image((dir / "frames" / "00007.png").string()).rgb.size(2) == 192);
   CHECK_THROWS_WITH(data::VideoFrames((dir / "missing.avi").string()), Contains("missing.avi") && Contains("does not exist"));
   std::ofstream(dir / "junk.avi") << "not a video";
   auto read_junk = [&] {
