@@ -99,7 +99,7 @@ EvalReport evaluate_on_sequences(archs::NetImpl& net, const EvalRequest& a) {
     }
     r.json["methods"].push_back(m);
     r.table += fmt::format("{:<44}", row.name.size() > 44 ? row.name.substr(0, 41) + "..." : row.name);
-    for (const auto& k : keys) r.table += fmt::format(" {:>10.4f}", s.metrics.at(k));
+    for (const auto& k : keys) r.table += k == "warp_error" ? fmt::format(" {:>10.2e}", s.metrics.at(k)) : fmt::format(" {:>10.4f}", s.metrics.at(k));
     r.table += fmt::format(" {:>9} {:>9}\n", macs > 0 ? std::to_string(std::lround(macs)) : "-",
                            row.net ? std::to_string(archs::count_parameters(*row.net)) : "-");
   }
