@@ -161,8 +161,9 @@ std::string emit_temporal_step(exporter::OnnxGraph& g, TemporalSrImpl& net, cons
                               {{"mode", S("nearest")}, {"coordinate_transformation_mode", S("asymmetric")}, {"nearest_mode", S("floor")}}),
                        e.f(static_cast<float>(s)));
   const S valid = e.mul(e.inside(flow), has), valid_lr = e.mul(e.inside(motion), has);
-  // No history (has_history 0): the warped history is the upsampled frame, as in the C++ step.
-  const S warped = e.add(e.mul(e.warp(history, flow), has), e.mul(up, e.sub(e.f(1), has)));
+  // No history (has_history 0): the warped history is the upsampled frame, as in the C++ step
+  // (a Where, so whatever `history` holds then, NaN included, cannot leak in).
+  const S warped = e.node("Where", {e.node("Greater", {has, e.f(0)}, "has"), e.warp(history, flow), up}, "history_or_frame");
   const S clamped = e.history_clamp(warped, up, net.opt.clamp_radius);
   const S x = e.concat({frame, jit, motion, valid_lr, e.space_to_depth(clamped, frame, s), e.space_to_depth(warped, frame, s)}, 1);
   y = exporter::emit(g, *net.body, x, "body");

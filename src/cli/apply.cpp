@@ -81,6 +81,7 @@ int apply_video(archs::NetImpl& net, const std::string& input, const std::string
   if (io::same_file(input, output)) throw ConfigError("output '" + output + "' is the input video: it would be replaced");
   data::VideoFrames video(input, flow);
   const bool to_video = data::is_video_file(output);
+  if (io::is_image_file(output)) throw ConfigError("output '" + output + "': a video becomes a video file (.avi, .mp4, ...) or a folder of frames");
   if (!to_video) {
     if (fs::exists(output) && !fs::is_directory(output))
       throw ConfigError("output '" + output + "' must be a video file (.avi, .mp4, ...) or a folder for the frames");
@@ -97,6 +98,9 @@ int apply_video(archs::NetImpl& net, const std::string& input, const std::string
   double net_ms = 0;
   using Clock = std::chrono::steady_clock;
   while (video.next(rgb, motion)) {
+    // A frame of another size (a stream that changes resolution) starts a new history.
+    if (state.output.defined() && (state.output.size(2) != rgb.size(1) * net.scale() || state.output.size(3) != rgb.size(2) * net.scale()))
+      state = {};
     const auto t0 = Clock::now();
     torch::Tensor out = archs::upscale_frame(net, {rgb.unsqueeze(0).to(device), motion.unsqueeze(0).to(device), torch::zeros({1, 2}, torch::TensorOptions(device))}, state)[0]
                             .to(torch::kCPU);

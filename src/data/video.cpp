@@ -48,6 +48,7 @@ bool VideoFrames::next(torch::Tensor& rgb, torch::Tensor& motion) {
     return false;
   }
   if (bgr.channels() == 1) cv::cvtColor(bgr, bgr, cv::COLOR_GRAY2BGR);
+  else if (bgr.channels() == 4) cv::cvtColor(bgr, bgr, cv::COLOR_BGRA2BGR);
   if (bgr.depth() != CV_8U) throw Error("video '" + s_->path + "': frame " + std::to_string(s_->index) + " is not 8-bit");
   s_->w = bgr.cols, s_->h = bgr.rows;
   cv::Mat rgb8, gray;

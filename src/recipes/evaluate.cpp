@@ -1,6 +1,7 @@
 #include "tessera/recipes/evaluate.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <filesystem>
@@ -37,6 +38,7 @@ torch::Tensor load_reference_images(const std::string& path, int64_t size, int64
 }
 
 EvalReport evaluate_generator(archs::NetImpl& net, const EvalRequest& a) {
+  if (!a.compare.empty()) throw ConfigError("--compare scores upscalers on sequence folders, not generators");
   if (a.features.empty())
     throw ConfigError("evaluating a generator needs --features (a classifier checkpoint, see configs/eval/digits_classifier.yaml)");
   archs::GeneratorImpl* gen = archs::as_generator(net);
@@ -57,6 +59,10 @@ EvalReport evaluate_generator(archs::NetImpl& net, const EvalRequest& a) {
 }
 
 EvalReport evaluate_on_sequences(archs::NetImpl& net, const EvalRequest& a) {
+  if (!a.lr_data.empty() || a.tile != 0 || a.rgb || a.metrics != EvalRequest{}.metrics)
+    spdlog::warn("--lr-data, --tile, --rgb and --metric do not apply to sequences (whole frames, every metric, Y and RGB)");
+  if (a.scale != 0 && a.scale != net.scale())
+    throw ConfigError("--scale " + std::to_string(a.scale) + " does not match the checkpoint's x" + std::to_string(net.scale()));
   data::SequenceFolderOptions o;
   o.dir = a.data;
   o.frames = 0;
@@ -108,6 +114,7 @@ EvalReport evaluate_on_sequences(archs::NetImpl& net, const EvalRequest& a) {
 
 EvalReport evaluate_upscaler(archs::NetImpl& net, const EvalRequest& a) {
   if (net.scale() > 1 && data::holds_sequences(a.data)) return evaluate_on_sequences(net, a);
+  if (!a.compare.empty()) throw ConfigError("--compare scores other networks on sequence folders; '" + a.data + "' holds none");
   if (net.scale() == 1)
     throw ConfigError("'" + a.checkpoint + "' holds a " + net.type() + " (scale 1): tessera eval scores upscalers against "
                       "bicubic; run style networks with `tessera apply`");

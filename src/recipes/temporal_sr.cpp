@@ -222,6 +222,8 @@ class TemporalSrRecipe : public Recipe {
       if (!ds) continue;
       auto* s = dynamic_cast<const data::SequenceFolderDataset*>(ds);
       if (!s) throw ConfigError(file_ + ": data." + split + ": the temporal_sr recipe trains and validates on sequence_folder datasets");
+      if (ds == val && (s->options().frames != 0 || s->options().patch_size != 0 || s->options().repeat != 1))
+        throw ConfigError(file_ + ": data.val: the temporal_sr recipe validates whole sequences: set frames: 0 (and no patch_size or repeat)");
       if (s->ratio() != net_->net().scale())
         throw ConfigError(file_ + ": data." + split + " holds x" + std::to_string(s->ratio()) + " sequences but network.scale is " +
                           std::to_string(net_->net().scale()) + ": they must be equal");

@@ -28,6 +28,8 @@ specs = [f"{{type: {n}}}" for n in names] + [
     "{type: dcgan_generator, image_size: 16, channels: 3, latent_dim: 10, base: 8, num_classes: 5}",
     "{type: dcgan_generator, image_size: 8, latent_dim: 4, base: 8, norm: none}",
     "{type: conv_autoencoder, image_size: 12, channels: 3, base: 8, latent_dim: 5}",
+    "{type: temporal_sr, scale: 3, num_feat: 8, num_conv: 3, clamp_radius: 2}",
+    "{type: temporal_sr, scale: 2, history: false}",
 ]
 for i, spec in enumerate(specs):
     arch_yaml = os.path.join(a.work, f"a{i}.yaml")
@@ -40,6 +42,22 @@ for i, spec in enumerate(specs):
     onnx.checker.check_model(model, full_check=True)
     inputs = {x.name: [d.dim_value if d.dim_value > 0 else None for d in x.type.tensor_type.shape.dim] for x in model.graph.input}
     sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    if "frame" in inputs:
+        # A temporal upscaler's frame step (frame, motion, jitter, history, has_history), with and
+        # without history, at two batch sizes and image sizes never used at export.
+        for batch, (h, w), has in [(1, (37, 45), 0.0), (3, (64, 70), 1.0)]:
+            sc = int(yaml.safe_load(spec).get("scale", 2))
+            feeds = {"frame": rng.uniform(size=(batch, 3, h, w)), "motion": rng.normal(scale=2, size=(batch, 2, h, w)),
+                     "jitter": rng.uniform(-0.5, 0.5, size=(batch, 2)), "history": rng.uniform(size=(batch, 3, sc * h, sc * w)),
+                     "has_history": np.full(batch, has)}
+            feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+            save_file(feeds, os.path.join(a.work, "in.safetensors"))
+            run([a.helper, "step", ckpt, os.path.join(a.work, "in.safetensors"), os.path.join(a.work, "out.safetensors")])
+            ref = load_file(os.path.join(a.work, "out.safetensors"))["y"]
+            got = sess.run(None, feeds)[0]
+            err = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
+            check(err <= 1e-4 * max(1.0, float(np.abs(ref).max())), f"{spec} frame {[batch, 3, h, w]} history {has:.0f}: max abs error {err:.2e}")
+        continue
     generator = "z" in inputs
     classes = 0
     if "label" in inputs:

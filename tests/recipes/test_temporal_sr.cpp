@@ -58,7 +58,7 @@ TEST_CASE("jitter-compensated upsampling puts each render sample where the targe
 
 TEST_CASE("reprojection by the motion vectors lands the previous target on the current one", "[temporal]") {
   data::Sequence s = sequence(1);
-  int64_t moving = 0;
+  int64_t moving = 0, leaving = 0;
   for (int64_t t = 1; t < s.lr.size(0); ++t) {
     archs::Reprojection rp = archs::reproject(s.hr[t - 1].unsqueeze(0), s.motion[t].unsqueeze(0), 2, 48, 48);
     torch::Tensor keep = rp.valid[0] * (1 - s.disocclusion[t].repeat_interleave(2, 1).repeat_interleave(2, 2));
@@ -73,11 +73,15 @@ TEST_CASE("reprojection by the motion vectors lands the previous target on the c
       ++moving;
       CHECK(warped < still / 3);
     }
-    // Where the vector leaves the frame, the history is invalid.
+    // Where the vector leaves the frame, the history is invalid; elsewhere valid.
     torch::Tensor x = torch::arange(96).view({1, 96}) + 0.5 + 2 * s.motion[t][0].repeat_interleave(2, 0).repeat_interleave(2, 1);
-    CHECK(rp.valid[0][0].masked_select((x < 0) | (x >= 96)).sum().item<double>() == 0);
+    torch::Tensor y = torch::arange(96).view({96, 1}) + 0.5 + 2 * s.motion[t][1].repeat_interleave(2, 0).repeat_interleave(2, 1);
+    torch::Tensor out = (x < 0) | (x >= 96) | (y < 0) | (y >= 96);
+    leaving += out.sum().item<int64_t>();
+    CHECK(torch::equal(rp.valid[0][0] > 0.5, ~out));
   }
   CHECK(moving >= 3);
+  CHECK(leaving > 0);
   CHECK(archs::reproject({}, s.motion[1].unsqueeze(0), 2, 48, 48).valid.sum().item<double>() == 0);
 }
 
@@ -289,6 +293,9 @@ TEST_CASE("video input: frames decoded, motion estimated with the FSR 2 sign, vi
   REQUIRE(r.exit_code == 0);
   CHECK(fs::exists(dir / "frames" / "00007.png"));
   CHECK(io::read_image((dir / "frames" / "00007.png").string()).rgb.size(2) == 192);
+  r = test::run_cli({"apply", "--checkpoint", weights, avi, (dir / "x.png").string()});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Contains("a video becomes a video file"));
   CHECK_THROWS_WITH(data::VideoFrames((dir / "missing.avi").string()), Contains("missing.avi") && Contains("does not exist"));
   std::ofstream(dir / "junk.avi") << "not a video";
   auto read_junk = [&] {

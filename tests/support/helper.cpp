@@ -5,6 +5,8 @@
 //   archs                                 -> the registered arch names, one per line
 //   forward CKPT IN.safetensors OUT.safetensors -> network output "y" for input "x" (critics: and "label")
 //   generate CKPT IN.safetensors OUT.safetensors -> generator/decoder output "y" for "z" (and "label")
+//   step CKPT IN.safetensors OUT.safetensors -> a temporal upscaler's frame step "y" for "frame", "motion",
+//                                              "jitter", "history" and "has_history" (all 0 or all 1)
 //   fid A.safetensors B.safetensors         -> FID between the "f" features of the two files
 //   adversarial NAME IN OUT                 -> for scores "real", "fake": "critic", "generator" and
 //                                              their gradients "critic_d_real", ..., "generator_d_fake"
@@ -16,6 +18,7 @@
 
 #include "tessera/archs/checkpoint.h"
 #include "tessera/archs/generative.h"
+#include "tessera/archs/temporal.h"
 #include "tessera/archs/vgg.h"
 #include "tessera/metrics/generative.h"
 #include "tessera/core/config.h"
@@ -66,6 +69,17 @@ int main(int argc, char** argv) {
       const torch::Tensor* label = in.find("label");
       auto* critic = dynamic_cast<archs::CriticImpl*>(net.get());
       torch::Tensor y = critic && label ? critic->score(in.find("x")->clone(), label->clone()) : net->forward(in.find("x")->clone());
+      io::save_safetensors(a[3], {{{"y", y}}, {}});
+      return 0;
+    }
+    if (a.size() == 4 && a[0] == "step") {
+      auto net = archs::load_net_checkpoint(a[1]);
+      auto in = io::load_safetensors(a[2]);
+      torch::NoGradGuard ng;
+      net->eval();
+      archs::TemporalState state;
+      if (in.find("has_history")->min().item<float>() > 0) state.output = in.find("history")->clone();
+      torch::Tensor y = archs::upscale_frame(*net, {in.find("frame")->clone(), in.find("motion")->clone(), in.find("jitter")->clone()}, state);
       io::save_safetensors(a[3], {{{"y", y}}, {}});
       return 0;
     }

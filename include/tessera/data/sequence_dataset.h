@@ -33,6 +33,7 @@ class SequenceFolderDataset : public Dataset {
   Batch get(size_t index, uint64_t seed) const override;
   std::string describe() const override;
   int64_t ratio() const { return ratio_; }
+  const SequenceFolderOptions& options() const { return opt_; }
   const std::vector<SequenceInfo>& sequences() const { return seqs_; }
   // The sequence and first frame of window `index`.
   std::pair<size_t, int64_t> window(size_t index) const { return windows_[index % windows_.size()]; }
