@@ -104,7 +104,8 @@ EvalReport evaluate_on_sequences(archs::NetImpl& net, const EvalRequest& a) {
       if (macs > 0) m["macs_per_output_pixel"] = macs;
     }
     r.json["methods"].push_back(m);
-    r.table += fmt::format("{:<44}", row.name.size() > 44 ? row.name.substr(0, 41) + "..." : row.name);
+    // Long names keep their end (a run directory's name tells the rows apart).
+    r.table += fmt::format("{:<44}", row.name.size() > 44 ? "..." + row.name.substr(row.name.size() - 41) : row.name);
     for (const auto& k : keys) r.table += k == "warp_error" ? fmt::format(" {:>10.2e}", s.metrics.at(k)) : fmt::format(" {:>10.4f}", s.metrics.at(k));
     r.table += fmt::format(" {:>9} {:>9}\n", macs > 0 ? std::to_string(std::lround(macs)) : "-",
                            row.net ? std::to_string(archs::count_parameters(*row.net)) : "-");
