@@ -38,15 +38,35 @@ bool gradients_finite(const std::vector<torch::Tensor>& params) {
   return true;
 }
 
-void GradScaler::unscale(torch::optim::Optimizer& opt) {
-  if (found_inf_.count(&opt)) return;  // already this iteration
+namespace {
+
+std::vector<torch::Tensor> all_params(torch::optim::Optimizer& opt) {
   std::vector<torch::Tensor> params;
   for (auto& group : opt.param_groups())
     for (auto& p : group.params()) params.push_back(p);
-  found_inf_[&opt] = unscale_and_check_finite(params, scale_.to(torch::kFloat64).reciprocal().to(torch::kFloat32));
+  return params;
+}
+
+}  // namespace
+
+void GradScaler::unscale(torch::optim::Optimizer& opt) {
+  if (found_inf_.count(&opt)) return;  // already this iteration
+  found_inf_[&opt] = unscale_and_check_finite(all_params(opt), scale_.to(torch::kFloat64).reciprocal().to(torch::kFloat32));
+}
+
+bool GradScaler::unscales_in_step(torch::optim::Optimizer& opt) const {
+  return dynamic_cast<AmpScalingStep*>(&opt) != nullptr && !found_inf_.count(&opt);
 }
 
 bool GradScaler::step(torch::optim::Optimizer& opt) {
+  if (unscales_in_step(opt)) {
+    // PyTorch's path for fused optimizers: a check pass (times 1), then the kernel unscales.
+    torch::Tensor found = unscale_and_check_finite(all_params(opt), torch::ones({}, scale_.options()));
+    found_inf_[&opt] = found;
+    if (found.item<float>() != 0.0f) return false;
+    dynamic_cast<AmpScalingStep&>(opt).step_scaled(scale_, found);
+    return true;
+  }
   unscale(opt);
   if (found_inf_.at(&opt).item<float>() != 0.0f) return false;
   opt.step();

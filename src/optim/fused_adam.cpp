@@ -1,6 +1,8 @@
 // Adam and AdamW on at::_fused_adam_ / at::_fused_adamw_: one kernel call per parameter group.
 // The state objects are torch::optim's own, created as torch::optim::Adam creates them, so the
-// checkpoint format and the arithmetic (within float rounding) are Adam's.
+// checkpoint format and the arithmetic (within float rounding) are Adam's. step_scaled hands the
+// loss scaler's grad_scale/found_inf to the kernel, which divides each gradient by the scale as it
+// reads it (equal to unscaling first; bit for bit when the scale is a power of two, as by default).
 #include <ATen/ATen.h>
 
 #include "tessera/optim/optim.h"
@@ -9,9 +11,11 @@ namespace tessera::optim {
 
 namespace {
 
+using Groups = std::vector<torch::optim::OptimizerParamGroup>;
+using States = ska::flat_hash_map<void*, std::unique_ptr<torch::optim::OptimizerParamState>>;
+
 template <class Options, class State, class Fused>
-void fused_step(std::vector<torch::optim::OptimizerParamGroup>& groups,
-                ska::flat_hash_map<void*, std::unique_ptr<torch::optim::OptimizerParamState>>& states, Fused&& fused) {
+void fused_step(Groups& groups, States& states, Fused&& fused) {
   torch::NoGradGuard ng;
   for (auto& group : groups) {
     auto& o = static_cast<Options&>(group.options());
@@ -45,6 +49,24 @@ void fused_step(std::vector<torch::optim::OptimizerParamGroup>& groups,
   }
 }
 
+void fused_adam_step(Groups& groups, States& states, const std::optional<torch::Tensor>& grad_scale,
+                     const std::optional<torch::Tensor>& found_inf) {
+  fused_step<torch::optim::AdamOptions, torch::optim::AdamParamState>(
+      groups, states, [&](auto& p, auto& g, auto& m, auto& v, auto& vmax, auto& steps, const torch::optim::AdamOptions& o) {
+        at::_fused_adam_(p, g, m, v, vmax, steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
+                         o.amsgrad(), /*maximize=*/false, grad_scale, found_inf);
+      });
+}
+
+void fused_adamw_step(Groups& groups, States& states, const std::optional<torch::Tensor>& grad_scale,
+                      const std::optional<torch::Tensor>& found_inf) {
+  fused_step<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(
+      groups, states, [&](auto& p, auto& g, auto& m, auto& v, auto& vmax, auto& steps, const torch::optim::AdamWOptions& o) {
+        at::_fused_adamw_(p, g, m, v, vmax, steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
+                          o.amsgrad(), /*maximize=*/false, grad_scale, found_inf);
+      });
+}
+
 }  // namespace
 
 torch::Tensor FusedAdam::step(LossClosure closure) {
@@ -53,12 +75,12 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     torch::AutoGradMode grad(true);
     loss = closure();
   }
-  fused_step<torch::optim::AdamOptions, torch::optim::AdamParamState>(
-      param_groups_, state_, [](auto& p, auto& g, auto& m, auto& v, auto& vmax, auto& steps, const torch::optim::AdamOptions& o) {
-        at::_fused_adam_(p, g, m, v, vmax, steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
-                         o.amsgrad(), /*maximize=*/false);
-      });
+  fused_adam_step(param_groups_, state_, {}, {});
   return loss;
+}
+
+void FusedAdam::step_scaled(const torch::Tensor& grad_scale, const torch::Tensor& found_inf) {
+  fused_adam_step(param_groups_, state_, grad_scale, found_inf);
 }
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
@@ -67,12 +89,12 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     torch::AutoGradMode grad(true);
     loss = closure();
   }
-  fused_step<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(
-      param_groups_, state_, [](auto& p, auto& g, auto& m, auto& v, auto& vmax, auto& steps, const torch::optim::AdamWOptions& o) {
-        at::_fused_adamw_(p, g, m, v, vmax, steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
-                          o.amsgrad(), /*maximize=*/false);
-      });
+  fused_adamw_step(param_groups_, state_, {}, {});
   return loss;
+}
+
+void FusedAdamW::step_scaled(const torch::Tensor& grad_scale, const torch::Tensor& found_inf) {
+  fused_adamw_step(param_groups_, state_, grad_scale, found_inf);
 }
 
 }  // namespace tessera::optim

@@ -110,7 +110,7 @@ class SrRecipe : public Recipe {
 
   Scalars train_step(const data::Batch& batch, int64_t step) override {
     net_->net().train();
-    torch::Tensor lq = batch.at("lq").to(device_), gt = batch.at("gt").to(device_);
+    torch::Tensor lq = data::sr_input(batch, net_->net().scale(), device_), gt = batch.at("gt").to(device_);
     torch::Tensor loss;
     {
       auto autocast = net_->autocast();

@@ -115,7 +115,7 @@ class SrGanRecipe : public Recipe {
     archs::CriticImpl& d = disc();
     g.train();
     d.train();
-    torch::Tensor lq = batch.at("lq").to(device_), gt = batch.at("gt").to(device_);
+    torch::Tensor lq = data::sr_input(batch, g.scale(), device_), gt = batch.at("gt").to(device_);
     Scalars out;
     torch::Tensor sr;
     if (step >= d_init_steps_) {

@@ -162,9 +162,13 @@ double TrainedNet::apply_gradients(int64_t step, bool measure_norm) {
   // Distributed: the mean of every rank's gradients (so every rank takes the same step, and the
   // fp16 scaler sees the same infs on every rank).
   dist::average_gradients(trainable());
-  if (scaler) scaler->unscale(*optimizer_);  // clipping and the norm see true gradients
-  const double norm = opt_.grad_clip > 0 || measure_norm ? optim::clip_grad_norm(trainable(), opt_.grad_clip)
-                                                         : std::numeric_limits<double>::quiet_NaN();
+  // Clipping needs true gradients, so the scaler unscales first; otherwise a fused optimizer
+  // unscales inside its kernel and a measured norm is divided by the scale.
+  const bool kernel_unscales = scaler && opt_.grad_clip <= 0 && scaler->unscales_in_step(*optimizer_);
+  if (scaler && !kernel_unscales) scaler->unscale(*optimizer_);
+  const double norm = opt_.grad_clip > 0 || measure_norm
+                          ? optim::clip_grad_norm(trainable(), opt_.grad_clip) / (kernel_unscales ? scaler->scale_value() : 1.0)
+                          : std::numeric_limits<double>::quiet_NaN();
   schedule_.apply(*optimizer_, step);
   // Non-finite gradients outside fp16 stop the run or skip the update (no optimizer step, no EMA).
   if (opt_.precision && opt_.precision->skip_update(trainable(), step, name_)) return norm;

@@ -53,6 +53,47 @@ TEST_CASE("SR patches are aligned: the LR patch is the bicubic LR image cropped 
   REQUIRE((inner(re) - inner(s.at("lq"))).abs().max().item<float>() < 0.02f);
 }
 
+TEST_CASE("degrade: device gives HR patches that the recipe degrades as the loader would, away from the patch border", "[data]") {
+  auto loader_side = train_set();
+  data::SrFolderOptions o;
+  o.hr_dir = (test::data_dir() / "train").string();
+  o.scale = 2;
+  o.patch_size = 16;
+  o.hflip = o.vflip = o.rot90 = true;
+  o.repeat = 4;
+  o.degrade = "device";
+  auto device_side = std::make_shared<data::SrFolderDataset>(o);
+  REQUIRE(device_side->degrades_on_device());
+  std::vector<data::Batch> a, b;
+  for (size_t i = 0; i < 6; ++i) {
+    const uint64_t seed = 0x9e3779b97f4a7c15ull * (i + 1);
+    a.push_back(loader_side->get(i, seed));
+    b.push_back(device_side->get(i, seed));
+    REQUIRE_FALSE(b.back().count("lq"));  // the loader made no LR
+    REQUIRE(torch::equal(a.back().at("gt"), b.back().at("gt")));  // the same crops and flips
+  }
+  const data::Batch la = data::collate(a), lb = data::collate(b);
+  REQUIRE(lb.at("levels").sizes() == torch::IntArrayRef({6}));
+  CHECK(torch::equal(data::sr_input(la, 2, torch::kCPU), la.at("lq")));  // an "lq" is passed through
+  const torch::Tensor lq = data::sr_input(lb, 2, torch::kCPU);
+  REQUIRE(lq.sizes() == torch::IntArrayRef({6, 3, 16, 16}));
+  // On 8-bit levels, like the loader's LR.
+  CHECK(torch::equal(lq, (lq * 255).round() / 255));
+  // Each patch's LR is the whole image's LR where the bicubic taps (2 LR pixels each side at 1/2)
+  // stay inside the patch; at its border the patch has no neighbours and MATLAB's symmetric
+  // padding stands in for them.
+  using torch::indexing::Slice;
+  const auto inner = [](const torch::Tensor& t) { return t.index({Slice(), Slice(), Slice(2, 14), Slice(2, 14)}); };
+  CHECK(torch::equal(inner(lq), inner(la.at("lq"))));
+  CHECK_FALSE(torch::equal(lq, la.at("lq")));
+  // Refusals name the key.
+  for (const char* bad : {"{type: sr_folder, hr_dir: x, patch_size: 16, degrade: device, lr_dir: y}",
+                          "{type: sr_folder, hr_dir: x, degrade: device}", "{type: sr_folder, hr_dir: x, degrade: gpu}"}) {
+    INFO(bad);
+    REQUIRE_THROWS_WITH(data::build_dataset(Cfg(YAML::Load(bad), "data.train", "t.yaml")), Contains("degrade"));
+  }
+}
+
 TEST_CASE("the loader gives the same batches whatever the number of workers, in order or not", "[data][loader]") {
   auto ds = train_set();
   data::LoaderOptions o;

@@ -301,6 +301,25 @@ TEST_CASE("gram equals the bmm composite on CPU, is symmetric, and any layout gi
   check_gram_on(torch::kCPU);
 }
 
+TEST_CASE("gram's float32 panel kernel: both widths, edge panels, position chunks and slices, against float64", "[ops]") {
+  torch::manual_seed(2);
+  const int threads = at::get_num_threads();
+  for (int t : {1, 2}) {
+    at::set_num_threads(t);  // two threads and one item: the positions are split into slices
+    for (int64_t panel : {8, 16})
+      for (auto [n, c, l] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 5}, {2, 7, 300}, {1, 8, 2048}, {3, 13, 257}, {1, 64, 4100},
+                             {2, 100, 513}, {1, 33, 1}}) {
+        INFO("threads " << t << " panel " << panel << " [" << n << ", " << c << ", " << l << "]");
+        torch::Tensor f = torch::randn({n, c, l});
+        torch::Tensor g = ops::testing::gram_cpu_panel(f, panel), r = ops::reference::gram(f.to(torch::kFloat64));
+        REQUIRE(g.sizes() == r.sizes());
+        CHECK(max_err(g.to(torch::kFloat64), r) < 2e-6);
+        CHECK(torch::equal(g, g.transpose(1, 2)));
+      }
+  }
+  at::set_num_threads(threads);
+}
+
 TEST_CASE("gram: float64 finite differences and double backward", "[ops]") {
   torch::manual_seed(5);
   check_finite_differences(gram_op, {torch::randn({2, 35, 3, 2})});  // 35 channels: the recursive blocks

@@ -214,3 +214,61 @@ TEST_CASE("fused Adam and AdamW equal torch::optim's within float rounding, and 
     for (size_t i = 0; i < whole.size(); ++i) CHECK((cross[i] - whole[i]).abs().max().item<double>() < 1e-5);
   }
 }
+
+TEST_CASE("fused Adam(W) takes the scaler's grad_scale and found_inf: equal to unscaling first, skips without advancing", "[optim][amp]") {
+  for (std::string type : {"adam", "adamw"}) {
+    INFO(type);
+    // Two copies of one small net: `kernel` leaves the unscaling to the fused kernel, `first`
+    // unscales before stepping (what clipping forces); both see the same scaled losses.
+    auto make = [&] {
+      torch::manual_seed(3);
+      torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 6, 3).padding(1)), torch::nn::Tanh(),
+                                torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 3, 3).padding(1)));
+      auto opt = optim::build_optimizer(Cfg(YAML::Load("{type: " + type + ", lr: 0.01, weight_decay: 0.01, fused: true}"), "optimizer", "t.yaml"),
+                                        net->parameters());
+      return std::pair{net, std::move(opt)};
+    };
+    auto [net_k, opt_k] = make();
+    auto [net_f, opt_f] = make();
+    optim::GradScaler sk(torch::kCPU, {1024.0, 2.0, 0.5, 3}), sf(torch::kCPU, {1024.0, 2.0, 0.5, 3});
+    torch::manual_seed(4);
+    torch::Tensor x = torch::randn({2, 3, 8, 8}), t = torch::randn({2, 3, 8, 8});
+    auto steps_of = [](torch::optim::Optimizer& o) {
+      std::vector<int64_t> s;
+      for (auto& [key, st] : o.state()) s.push_back(static_cast<torch::optim::AdamParamState&>(*st).step());
+      return s;
+    };
+    for (int it = 0; it < 8; ++it) {
+      const bool inject = it == 4;
+      for (auto [net, opt, sc] : {std::tuple{&net_k, opt_k.get(), &sk}, std::tuple{&net_f, opt_f.get(), &sf}}) {
+        opt->zero_grad();
+        sc->scale(torch::mse_loss((*net)->forward(x), t)).backward();
+        if (inject) {
+          torch::NoGradGuard ng;
+          (*net)->parameters()[0].mutable_grad().view(-1)[5] = std::numeric_limits<float>::infinity();
+        }
+      }
+      REQUIRE(sk.unscales_in_step(*opt_k));
+      const torch::Tensor scaled = net_k->parameters()[0].grad().clone();
+      const auto before = steps_of(*opt_k);
+      sf.unscale(*opt_f);
+      CHECK_FALSE(sf.unscales_in_step(*opt_f));
+      const bool stepped_k = sk.step(*opt_k), stepped_f = sf.step(*opt_f);
+      CHECK(stepped_k == !inject);
+      CHECK(stepped_f == !inject);
+      if (inject) CHECK(steps_of(*opt_k) == before);  // a skipped step leaves Adam's step counts alone
+      // The kernel was handed the scaled gradients and unscaled them itself (writing them back, as
+      // PyTorch's fused kernels do); a skipped step leaves them scaled.
+      const torch::Tensor unscaled = net_f->parameters()[0].grad();
+      CHECK(torch::equal(scaled / sf.scale_value(), unscaled));
+      CHECK(torch::equal(net_k->parameters()[0].grad(), inject ? scaled : unscaled));
+      sk.update();
+      sf.update();
+      CHECK(sk.scale_value() == sf.scale_value());
+      auto pk = net_k->parameters(), pf = net_f->parameters();
+      for (size_t i = 0; i < pk.size(); ++i) CHECK(torch::equal(pk[i], pf[i]));  // power-of-two scale: bit for bit
+    }
+    CHECK(sk.scale_value() == 2048.0);  // 1024, x2 after 3 clean iterations, /2 at the inf, x2 after 3 more
+    CHECK(steps_of(*opt_k).front() == 7);
+  }
+}

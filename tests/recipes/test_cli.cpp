@@ -20,6 +20,17 @@ std::vector<std::string> smoke_args(const fs::path& run_dir, std::vector<std::st
   return test::sr_smoke_args(run_dir, std::move(extra));
 }
 
+// The run's logged train/loss values, in step order.
+std::vector<double> train_losses(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.jsonl");
+  std::vector<double> losses;
+  for (std::string line; std::getline(in, line);) {
+    auto p = line.find("\"train/loss\": ");
+    if (p != std::string::npos) losses.push_back(std::stod(line.substr(p + 15)));
+  }
+  return losses;
+}
+
 }  // namespace
 
 TEST_CASE("usage and config errors exit 2 with a message naming the key", "[cli]") {
@@ -118,14 +129,32 @@ TEST_CASE("bf16 autocast training runs and learns", "[cli][train][amp]") {
   REQUIRE(r.exit_code == 0);
   REQUIRE_THAT(r.output, Contains("autocast bf16"));
   // metrics.jsonl: the loss at step 40 is below the loss at step 10.
-  std::ifstream in(dir / "run" / "metrics.jsonl");
-  std::vector<double> losses;
-  for (std::string line; std::getline(in, line);) {
-    auto p = line.find("\"train/loss\": ");
-    if (p != std::string::npos) losses.push_back(std::stod(line.substr(p + 15)));
-  }
+  const std::vector<double> losses = train_losses(dir / "run");
   REQUIRE(losses.size() == 4);
   REQUIRE(losses.back() < losses.front());
+}
+
+TEST_CASE("degrade: device trains on LR made from the HR patches by the recipe", "[cli][train]") {
+  auto dir = test::temp_dir("cli_degrade_device");
+  auto r = test::run_cli(smoke_args(dir / "loader", {"trainer.val_every=0"}));
+  REQUIRE(r.exit_code == 0);
+  r = test::run_cli(smoke_args(dir / "device", {"trainer.val_every=0", "data.train.degrade=device"}));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_THAT(r.output, Contains("LR made on the training device"));
+  const std::vector<double> loader = train_losses(dir / "loader"), device = train_losses(dir / "device");
+  REQUIRE(device.size() == 4);
+  REQUIRE(device.back() < device.front());
+  // The same patches with LR equal away from the patch borders: the same losses within 1%,
+  // though not the same (the borders differ).
+  for (size_t i = 0; i < device.size(); ++i) {
+    CHECK(std::abs(device[i] - loader[i]) < 0.01 * loader[i]);
+    CHECK(device[i] != loader[i]);
+  }
+  // With lr_dir, `device` has nothing to degrade.
+  r = test::run_cli(smoke_args(dir / "bad", {"data.train.degrade=device", "data.train.lr_dir=datasets/skimage/train"}));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("data.train.degrade") && Contains("lr_dir"));
 }
 
 TEST_CASE("SIGTERM saves a checkpoint and exits cleanly", "[cli][train]") {

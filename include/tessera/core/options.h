@@ -130,7 +130,7 @@ class OptionDocumenter {
   }
   void choice(const char* key, const std::string& field, const char* doc, const std::vector<std::string>& choices) {
     std::string allowed;
-    for (const auto& c : choices) allowed += (allowed.empty() ? "" : " | ") + c;
+    for (const auto& c : choices) allowed += (allowed.empty() ? "" : ", ") + c;  // (a "|" would end a markdown table cell)
     rows.push_back({key, "string", field, allowed, doc});
   }
   template <class T>

@@ -57,6 +57,14 @@ at::Tensor warp_catmull_rom(const at::Tensor& image, const at::Tensor& flow);
 // to RGB. Differentiable in both (the composite's gradient). Autocast: float32.
 at::Tensor history_clamp(const at::Tensor& history, const at::Tensor& current, int64_t radius = 1);
 
+// Hooks for tests.
+namespace testing {
+// tessera::gram on CPU with the float32 panel kernel's width forced to `panel` rows (8 or 16;
+// every vector build runs 16), so that a test covers the width another machine picks. Other
+// dtypes, and widths or builds without the kernel, take the block recursion.
+at::Tensor gram_cpu_panel(const at::Tensor& features, int64_t panel);
+}  // namespace testing
+
 // The plain-ATen composites each op is tested against.
 namespace reference {
 // Dense [out, in] weight matrices and two float64 matmuls (tessera's implementation before the op).

@@ -67,12 +67,25 @@ torch::Tensor unscale_and_check_finite(const std::vector<torch::Tensor>& params,
 // True when every defined gradient of `params` is finite (unscale_and_check_finite with 1 per device).
 bool gradients_finite(const std::vector<torch::Tensor>& params);
 
+// An optimizer whose kernel unscales the gradients itself (PyTorch's `_step_supports_amp_scaling`):
+// it divides each gradient by `grad_scale` inside its update and does nothing where `found_inf`
+// is non-zero. GradScaler calls it only after it has checked the flag on the host, so the
+// optimizer's own step counts never advance on a skipped step.
+class AmpScalingStep {
+ public:
+  virtual ~AmpScalingStep() = default;
+  virtual void step_scaled(const torch::Tensor& grad_scale, const torch::Tensor& found_inf) = 0;
+};
+
 // Dynamic loss scaling for fp16 training (LibTorch has no C++ GradScaler), PyTorch's algorithm on
 // its own kernels: the loss is multiplied by `scale` before backward; each optimizer's gradients
 // are unscaled in one foreach pass that also detects inf/NaN; an optimizer whose gradients held
 // inf/NaN skips its step; update() (once per iteration, after every optimizer) halves the scale
 // after an overflow and doubles it after `growth_interval` clean iterations. One scaler serves all
-// of a recipe's optimizers, as in PyTorch's AMP examples.
+// of a recipe's optimizers, as in PyTorch's AMP examples. An AmpScalingStep optimizer (fused
+// Adam/AdamW) that was not unscaled first gets the scale and the inf flag instead, as PyTorch's
+// GradScaler hands them to fused optimizers: the check pass only reads the flag (x * 1), and the
+// division happens inside the optimizer's kernel.
 class GradScaler {
  public:
   struct Options {
@@ -88,6 +101,9 @@ class GradScaler {
   void unscale(torch::optim::Optimizer& opt);
   // Steps `opt` unless its gradients held inf/NaN; returns whether it stepped.
   bool step(torch::optim::Optimizer& opt);
+  // True when step(opt) will leave the unscaling to `opt`'s kernel (an AmpScalingStep not yet
+  // unscaled this iteration): until then its gradients are still multiplied by the scale.
+  bool unscales_in_step(torch::optim::Optimizer& opt) const;
   // Grows or backs off the scale from this iteration's overflows; then a new iteration begins.
   void update();
   double scale_value() const { return scale_.item<double>(); }
@@ -106,15 +122,18 @@ class GradScaler {
 // Adam / AdamW stepping all parameters of a group in one at::_fused_adam_ / _fused_adamw_ call
 // (CPU and CUDA kernels) instead of a dozen ops per parameter. Same options, state and checkpoint
 // format as torch::optim::Adam / AdamW (either loads the other's state); `fused: true` selects it.
-class FusedAdam : public torch::optim::Adam {
+// With a GradScaler they take its grad_scale/found_inf (AmpScalingStep).
+class FusedAdam : public torch::optim::Adam, public AmpScalingStep {
  public:
   using torch::optim::Adam::Adam;
   torch::Tensor step(LossClosure closure = nullptr) override;
+  void step_scaled(const torch::Tensor& grad_scale, const torch::Tensor& found_inf) override;
 };
-class FusedAdamW : public torch::optim::AdamW {
+class FusedAdamW : public torch::optim::AdamW, public AmpScalingStep {
  public:
   using torch::optim::AdamW::AdamW;
   torch::Tensor step(LossClosure closure = nullptr) override;
+  void step_scaled(const torch::Tensor& grad_scale, const torch::Tensor& found_inf) override;
 };
 
 // RAII autocast (LibTorch has no Python-style context manager).

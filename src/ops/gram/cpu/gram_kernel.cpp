@@ -1,5 +1,5 @@
-// tessera::gram on CPU: the upper triangle by blocks (gram.cpp), then one pass that scales it by
-// 1 / (C * L) and mirrors it below the diagonal.
+// tessera::gram on CPU: the upper triangle (panel_kernel.cpp for float32, else the blocks of
+// gram.cpp), then one pass that scales it by 1 / (C * L) and mirrors it below the diagonal.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include "../gram.h"
+#include "tessera/ops/ops.h"
 
 namespace tessera::ops {
 
@@ -42,10 +43,21 @@ void mirror_scale<double>(const double* u, double* out, int64_t n, int64_t c, do
   });
 }
 
-at::Tensor gram_cpu(const at::Tensor& features) {
+// The upper triangle: float32 by the panel kernel where this machine's build has one, other
+// dtypes (and the DEFAULT build) by the block recursion on mm.
+at::Tensor upper_triangle_cpu(const at::Tensor& rows, int64_t panel) {
+  const int64_t n = rows.size(0), c = rows.size(1), l = rows.size(2);
+  if (rows.scalar_type() == at::kFloat && n > 0) {
+    at::Tensor u = at::empty({n, c, c}, rows.options());
+    if (TESSERA_CPU_KERNEL(gram_upper_f32)(rows.const_data_ptr<float>(), u.mutable_data_ptr<float>(), n, c, l, panel)) return u;
+  }
+  return gram_detail::upper_triangle(rows);
+}
+
+at::Tensor gram_with_panel(const at::Tensor& features, int64_t panel) {
   at::Tensor rows = gram_detail::as_rows(features);
   const int64_t n = rows.size(0), c = rows.size(1), l = rows.size(2);
-  at::Tensor u = gram_detail::upper_triangle(rows);
+  at::Tensor u = upper_triangle_cpu(rows, panel);
   at::Tensor out = at::empty_like(u);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, u.scalar_type(), "tessera::gram", [&] {
     mirror_scale<scalar_t>(u.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), n, c, 1.0 / static_cast<double>(c * l));
@@ -53,7 +65,14 @@ at::Tensor gram_cpu(const at::Tensor& features) {
   return out;
 }
 
+at::Tensor gram_cpu(const at::Tensor& features) { return gram_with_panel(features, 0); }
+
 }  // namespace
+
+at::Tensor testing::gram_cpu_panel(const at::Tensor& features, int64_t panel) {
+  TORCH_CHECK(features.device().is_cpu(), "gram_cpu_panel: CPU features only");
+  return gram_with_panel(features, panel);
+}
 
 TORCH_LIBRARY_IMPL(tessera, CPU, m) { m.impl("gram", &gram_cpu); }
 
