@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "tessera/core/runtime.h"
+
 namespace tessera::archs {
 
 using torch::indexing::Slice;
@@ -37,6 +39,11 @@ TileOptions prepare_for_inference(NetImpl& net, TileOptions tiles, bool channels
   net.eval();
   torch::NoGradGuard ng;
   if (bf16) {
+    const auto params = net.parameters();
+    if ((params.empty() || params[0].device().is_cpu()) && !cpu_features().onednn_bf16)
+      spdlog::warn("bf16 on this CPU ({}) runs on ATen's reference convolutions: it lacks the instructions of oneDNN's bf16 "
+                   "kernels (AVX-512 BW/VL/DQ or AVX-NE-CONVERT), so expect it to be slower than fp32",
+                   cpu_features().model);
     net.to(torch::kBFloat16);
     tiles.dtype = torch::kBFloat16;
   }

@@ -38,7 +38,7 @@ uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
   return sm(sm(sm(seed) ^ a) ^ (b * 0x632be59bd9b4e019ULL));
 }
 
-CpuFeatures cpu_features() {
+static CpuFeatures read_cpu_features() {
   CpuFeatures f;
   std::ifstream in("/proc/cpuinfo");
   std::string line, flags;
@@ -52,6 +52,12 @@ CpuFeatures cpu_features() {
   f.avx512_bf16 = has("avx512_bf16");
   f.amx_bf16 = has("amx_bf16");
   f.amx_tile = has("amx_tile");
+  f.onednn_bf16 = (has("avx512bw") && has("avx512vl") && has("avx512dq")) || has("avx_ne_convert");
+  return f;
+}
+
+CpuFeatures cpu_features() {
+  static const CpuFeatures f = read_cpu_features();
   return f;
 }
 

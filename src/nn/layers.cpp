@@ -1,6 +1,7 @@
 #include "tessera/nn/layers.h"
 
 #include "tessera/core/error.h"
+#include "tessera/core/runtime.h"
 #include "tessera/ops/ops.h"
 
 #include <ATen/Context.h>
@@ -110,9 +111,11 @@ c10::IValue no_scalars() { return c10::List<std::optional<c10::Scalar>>(); }
 
 bool conv_fusable(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
   static const bool available = at::hasMKLDNN() && pointwise_op(false) && pointwise_op(true);
+  static const bool bf16 = cpu_features().onednn_bf16;  // (the fused op refuses bf16 elsewhere)
   const auto& o = conv.options;
   return available && !torch::GradMode::is_enabled() && x.device().is_cpu() && x.dim() == 4 &&
-         (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16) && x.scalar_type() == conv.weight.scalar_type() &&
+         (x.scalar_type() == torch::kFloat32 || (x.scalar_type() == torch::kBFloat16 && bf16)) &&
+         x.scalar_type() == conv.weight.scalar_type() &&
          o.groups() == 1 && std::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) &&
          std::holds_alternative<torch::ExpandingArray<2>>(o.padding());
 }

@@ -23,8 +23,11 @@ uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b = 0);
 struct CpuFeatures {
   std::string model;
   bool avx2 = false, avx512f = false, avx512_bf16 = false, amx_bf16 = false, amx_tile = false;
+  // oneDNN's bfloat16 convolutions need AVX-512 BW/VL/DQ or AVX-NE-CONVERT; elsewhere LibTorch
+  // refuses them and bf16 convolutions take ATen's reference kernels.
+  bool onednn_bf16 = false;
 };
-CpuFeatures cpu_features();
+CpuFeatures cpu_features();  // read from /proc/cpuinfo once
 
 
 // Configures spdlog's default logger (console; plus a file when `file` is non-empty).
