@@ -14,8 +14,11 @@ namespace {
 using Groups = std::vector<torch::optim::OptimizerParamGroup>;
 using States = ska::flat_hash_map<void*, std::unique_ptr<torch::optim::OptimizerParamState>>;
 
-template <class Options, class State, class Fused>
-void fused_step(Groups& groups, States& states, Fused&& fused) {
+using Flag = std::optional<torch::Tensor>;
+
+// One kernel call per group: `kernel` is at::_fused_adam_ or at::_fused_adamw_ (one signature).
+template <class Options, class State, class Kernel>
+void fused_step(Groups& groups, States& states, const Flag& grad_scale, const Flag& found_inf, Kernel&& kernel) {
   torch::NoGradGuard ng;
   for (auto& group : groups) {
     auto& o = static_cast<Options&>(group.options());
@@ -45,26 +48,19 @@ void fused_step(Groups& groups, States& states, Fused&& fused) {
     if (params.empty()) continue;
     // The kernel reads each parameter's step count (already incremented) from a float tensor.
     std::vector<torch::Tensor> step_tensors = torch::tensor(steps).to(params[0].device()).unbind(0);
-    fused(params, grads, exp_avgs, exp_avg_sqs, max_sqs, step_tensors, o);
+    kernel(params, grads, exp_avgs, exp_avg_sqs, max_sqs, step_tensors, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()),
+           o.weight_decay(), o.eps(), o.amsgrad(), /*maximize=*/false, grad_scale, found_inf);
   }
 }
 
-void fused_adam_step(Groups& groups, States& states, const std::optional<torch::Tensor>& grad_scale,
-                     const std::optional<torch::Tensor>& found_inf) {
-  fused_step<torch::optim::AdamOptions, torch::optim::AdamParamState>(
-      groups, states, [&](auto& p, auto& g, auto& m, auto& v, auto& vmax, auto& steps, const torch::optim::AdamOptions& o) {
-        at::_fused_adam_(p, g, m, v, vmax, steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
-                         o.amsgrad(), /*maximize=*/false, grad_scale, found_inf);
-      });
+void adam_step(Groups& groups, States& states, const Flag& grad_scale, const Flag& found_inf) {
+  fused_step<torch::optim::AdamOptions, torch::optim::AdamParamState>(groups, states, grad_scale, found_inf,
+                                                                      [](auto&&... a) { at::_fused_adam_(a...); });
 }
 
-void fused_adamw_step(Groups& groups, States& states, const std::optional<torch::Tensor>& grad_scale,
-                      const std::optional<torch::Tensor>& found_inf) {
-  fused_step<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(
-      groups, states, [&](auto& p, auto& g, auto& m, auto& v, auto& vmax, auto& steps, const torch::optim::AdamWOptions& o) {
-        at::_fused_adamw_(p, g, m, v, vmax, steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
-                          o.amsgrad(), /*maximize=*/false, grad_scale, found_inf);
-      });
+void adamw_step(Groups& groups, States& states, const Flag& grad_scale, const Flag& found_inf) {
+  fused_step<torch::optim::AdamWOptions, torch::optim::AdamWParamState>(groups, states, grad_scale, found_inf,
+                                                                        [](auto&&... a) { at::_fused_adamw_(a...); });
 }
 
 }  // namespace
@@ -75,12 +71,12 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     torch::AutoGradMode grad(true);
     loss = closure();
   }
-  fused_adam_step(param_groups_, state_, {}, {});
+  adam_step(param_groups_, state_, {}, {});
   return loss;
 }
 
 void FusedAdam::step_scaled(const torch::Tensor& grad_scale, const torch::Tensor& found_inf) {
-  fused_adam_step(param_groups_, state_, grad_scale, found_inf);
+  adam_step(param_groups_, state_, grad_scale, found_inf);
 }
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
@@ -89,12 +85,12 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     torch::AutoGradMode grad(true);
     loss = closure();
   }
-  fused_adamw_step(param_groups_, state_, {}, {});
+  adamw_step(param_groups_, state_, {}, {});
   return loss;
 }
 
 void FusedAdamW::step_scaled(const torch::Tensor& grad_scale, const torch::Tensor& found_inf) {
-  fused_adamw_step(param_groups_, state_, grad_scale, found_inf);
+  adamw_step(param_groups_, state_, grad_scale, found_inf);
 }
 
 }  // namespace tessera::optim

@@ -84,8 +84,8 @@ class AmpScalingStep {
 // after an overflow and doubles it after `growth_interval` clean iterations. One scaler serves all
 // of a recipe's optimizers, as in PyTorch's AMP examples. An AmpScalingStep optimizer (fused
 // Adam/AdamW) that was not unscaled first gets the scale and the inf flag instead, as PyTorch's
-// GradScaler hands them to fused optimizers: the check pass only reads the flag (x * 1), and the
-// division happens inside the optimizer's kernel.
+// GradScaler hands them to fused optimizers: the check pass is the unscale kernel with a scale of
+// 1, and the division happens inside the optimizer's kernel.
 class GradScaler {
  public:
   struct Options {
