@@ -6,6 +6,7 @@
 #pragma once
 #include <ATen/Version.h>
 
+#include <cstdint>
 #include <string>
 
 // Declares `decl` (a function declaration) in each capability's namespace.
@@ -32,3 +33,6 @@ F pick(F fallback, F avx2, F avx512) {
 
 #define TESSERA_CPU_KERNEL(name) \
   ::tessera::ops::cpu::pick(&::tessera::ops::cpu::DEFAULT::name, &::tessera::ops::cpu::AVX2::name, &::tessera::ops::cpu::AVX512::name)
+
+// The number of threads at::parallel_for runs the kernels on (cpu_threads.cpp; for a test).
+TESSERA_CPU_KERNEL_DECL(int64_t parallel_width())

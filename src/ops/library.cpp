@@ -1,6 +1,7 @@
 // The `tessera` op namespace and what the library says about itself.
 #include <torch/library.h>
 
+#include "cpu_dispatch.h"
 #include "tessera/ops/ops.h"
 
 namespace tessera::ops {
@@ -12,5 +13,7 @@ bool cuda_kernels_compiled() {
   return false;
 #endif
 }
+
+int64_t testing::kernel_threads() { return TESSERA_CPU_KERNEL(parallel_width)(); }
 
 }  // namespace tessera::ops

@@ -301,6 +301,15 @@ TEST_CASE("gram equals the bmm composite on CPU, is symmetric, and any layout gi
   check_gram_on(torch::kCPU);
 }
 
+TEST_CASE("the CPU kernels run on as many threads as LibTorch has (built with OpenMP)", "[ops]") {
+  const int threads = at::get_num_threads();
+  for (int t : {1, 2, 3}) {
+    at::set_num_threads(t);
+    CHECK(ops::testing::kernel_threads() == t);
+  }
+  at::set_num_threads(threads);
+}
+
 TEST_CASE("gram's float32 panel kernel: both widths, edge panels, position chunks and slices, against float64", "[ops]") {
   torch::manual_seed(2);
   const int threads = at::get_num_threads();

@@ -63,6 +63,9 @@ namespace testing {
 // every vector build runs 16), so that a test covers the width another machine picks. Other
 // dtypes, and widths or builds without the kernel, take the block recursion.
 at::Tensor gram_cpu_panel(const at::Tensor& features, int64_t panel);
+// How many threads at::parallel_for gives the CPU kernels (of the instruction set this machine
+// picks) right now: at::get_num_threads() when the kernels were built with OpenMP, 1 otherwise.
+int64_t kernel_threads();
 }  // namespace testing
 
 // The plain-ATen composites each op is tested against.
