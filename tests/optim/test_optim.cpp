@@ -233,9 +233,11 @@ TEST_CASE("fused Adam(W) takes the scaler's grad_scale and found_inf: equal to u
     optim::GradScaler sk(torch::kCPU, {1024.0, 2.0, 0.5, 3}), sf(torch::kCPU, {1024.0, 2.0, 0.5, 3});
     torch::manual_seed(4);
     torch::Tensor x = torch::randn({2, 3, 8, 8}), t = torch::randn({2, 3, 8, 8});
-    auto steps_of = [](torch::optim::Optimizer& o) {
+    auto steps_of = [&type](torch::optim::Optimizer& o) {
       std::vector<int64_t> s;
-      for (auto& [key, st] : o.state()) s.push_back(static_cast<torch::optim::AdamParamState&>(*st).step());
+      for (auto& [key, st] : o.state())
+        s.push_back(type == "adam" ? static_cast<torch::optim::AdamParamState&>(*st).step()
+                                   : static_cast<torch::optim::AdamWParamState&>(*st).step());
       return s;
     };
     for (int it = 0; it < 8; ++it) {
