@@ -133,9 +133,11 @@ Batch SrFolderDataset::get(size_t index, uint64_t seed) const {
 torch::Tensor sr_input(const Batch& batch, int64_t scale, torch::Device device) {
   if (auto it = batch.find("lq"); it != batch.end()) return it->second.to(device);
   torch::NoGradGuard ng;
-  const torch::Tensor gt = batch.at("gt").to(device);
-  const torch::Tensor levels = batch.at("levels").to(device, torch::kFloat32).view({-1, 1, 1, 1});
-  return (imresize_bicubic(gt, 1.0 / static_cast<double>(scale)).clamp(0, 1) * levels).round() / levels;
+  const torch::Tensor lq = imresize_bicubic(batch.at("gt").to(device), 1.0 / static_cast<double>(scale));
+  const torch::Tensor levels = batch.at("levels").cpu();
+  std::vector<torch::Tensor> rounded;  // each image on its own file's levels, as the loader rounds
+  for (int64_t b = 0; b < lq.size(0); ++b) rounded.push_back(io::quantize(lq[b], levels[b].item<float>() > 255.0f ? 16 : 8));
+  return torch::stack(rounded);
 }
 
 std::string SrFolderDataset::describe() const {
