@@ -5,6 +5,11 @@
 #include <opencv2/imgproc.hpp>
 
 #include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <utility>
 #include <filesystem>
 #include <string_view>
 
@@ -57,10 +62,173 @@ static bool known_image_format(const std::string& b) {
   return false;
 }
 
+// The width and height a file's header declares, read before any decoder allocates for them (a
+// decoder sizes its buffer from the header: a 58-byte BMP claiming 2048 x 524288 pixels made OpenCV
+// ask for 3 GiB; found by tests/fuzz, regressions/image/bmp_huge_header.bmp). nullopt when the
+// header is cut short or malformed. Only called on bytes known_image_format() accepted.
+namespace {
+struct ByteReader {
+  const std::string& b;
+  bool little = true;
+  bool has(size_t at, size_t n) const { return at <= b.size() && n <= b.size() - at; }
+  uint32_t u8(size_t at) const { return static_cast<unsigned char>(b[at]); }
+  uint32_t u16(size_t at) const { return little ? u8(at) | u8(at + 1) << 8 : u8(at) << 8 | u8(at + 1); }
+  uint32_t u24le(size_t at) const { return u8(at) | u8(at + 1) << 8 | u8(at + 2) << 16; }
+  uint32_t u32(size_t at) const {
+    return little ? u16(at) | u16(at + 2) << 16 : u16(at) << 16 | u16(at + 2);
+  }
+};
+using Size2 = std::pair<uint64_t, uint64_t>;
+
+std::optional<Size2> png_size(const ByteReader& r) {  // IHDR is the first chunk: width, height at 16, 20
+  ByteReader be{r.b, false};
+  if (!be.has(12, 12) || r.b.compare(12, 4, "IHDR") != 0) return std::nullopt;
+  return Size2{be.u32(16), be.u32(20)};
+}
+
+std::optional<Size2> jpeg_size(const ByteReader& r) {  // the first SOFn segment's frame size
+  ByteReader be{r.b, false};
+  size_t at = 2;
+  while (be.has(at, 2)) {
+    if (be.u8(at) != 0xff) return std::nullopt;
+    const uint32_t marker = be.u8(at + 1);
+    if (marker == 0xff) { ++at; continue; }  // fill byte
+    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { at += 2; continue; }  // no length
+    if (marker == 0xd9 || marker == 0xda || !be.has(at + 2, 2)) return std::nullopt;  // EOI/SOS before a frame
+    const uint32_t len = be.u16(at + 2);
+    if (len < 2) return std::nullopt;
+    if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
+      if (!be.has(at + 4, 5)) return std::nullopt;
+      return Size2{be.u16(at + 7), be.u16(at + 5)};  // precision, height, width
+    }
+    at += 2 + len;
+  }
+  return std::nullopt;
+}
+
+std::optional<Size2> bmp_size(const ByteReader& r) {  // BITMAPCOREHEADER (12 bytes) or a later one
+  if (!r.has(14, 4)) return std::nullopt;
+  const uint32_t header = r.u32(14);
+  if (header == 12) {
+    if (!r.has(18, 4)) return std::nullopt;
+    return Size2{r.u16(18), r.u16(20)};
+  }
+  if (header < 16 || !r.has(18, 8)) return std::nullopt;
+  const int64_t w = static_cast<int32_t>(r.u32(18)), h = static_cast<int32_t>(r.u32(22));  // h < 0: top-down
+  if (w < 0) return std::nullopt;
+  return Size2{static_cast<uint64_t>(w), static_cast<uint64_t>(h < 0 ? -h : h)};
+}
+
+std::optional<Size2> tiff_size(const std::string& b) {  // ImageWidth (256), ImageLength (257) of the first IFD
+  ByteReader r{b, b[0] == 'I'};
+  if (!r.has(4, 4)) return std::nullopt;
+  const size_t ifd = r.u32(4);
+  if (!r.has(ifd, 2)) return std::nullopt;
+  const uint32_t n = r.u16(ifd);
+  std::optional<uint64_t> w, h;
+  for (uint32_t i = 0; i < n; ++i) {
+    const size_t e = ifd + 2 + 12 * static_cast<size_t>(i);
+    if (!r.has(e, 12)) return std::nullopt;
+    const uint32_t tag = r.u16(e), type = r.u16(e + 2);
+    if (tag != 256 && tag != 257) continue;
+    if (type != 3 && type != 4) return std::nullopt;  // SHORT or LONG
+    (tag == 256 ? w : h) = type == 3 ? r.u16(e + 8) : r.u32(e + 8);
+  }
+  if (!w || !h) return std::nullopt;
+  return Size2{*w, *h};
+}
+
+// OpenCV hands a RIFF/WEBP file to its WebP decoder only when libwebp's WebPGetFeatures accepts
+// the first 32 bytes; otherwise it goes on to the decoders after it (GDAL, GDCM: a fuzzed
+// "RIFF....WEBPVP8L" file reached GDCM, which allocated 3 GiB; regressions/image/webp_to_gdcm.webp).
+// So these are libwebp's checks on those 32 bytes (src/dec/webp_dec.c ParseHeadersInternal, VP8GetInfo,
+// VP8LGetInfo), at least as strict: a file passing them can only reach the WebP decoder.
+std::optional<Size2> webp_size(const ByteReader& r) {  // the VP8 / VP8L / VP8X chunk after "WEBP"
+  if (!r.has(0, 32)) return std::nullopt;
+  const uint32_t riff_size = r.u32(4);
+  if (riff_size < 12 || riff_size > 0xfffffff6u) return std::nullopt;
+  const std::string chunk = r.b.substr(12, 4);
+  if (chunk == "VP8X") {
+    const uint64_t w = r.u24le(24) + uint64_t{1}, h = r.u24le(27) + uint64_t{1};
+    if (r.u32(16) != 10 || w * h >= (uint64_t{1} << 32)) return std::nullopt;
+    return Size2{w, h};
+  }
+  if (chunk != "VP8 " && chunk != "VP8L") return std::nullopt;
+  const uint32_t size = r.u32(16);
+  if (size > riff_size - 12) return std::nullopt;  // the chunk must fit in the RIFF payload after "WEBP" and its own header
+  if (chunk == "VP8 ") {  // frame tag (key frame, profile <= 3, shown, first partition inside), start code
+    const uint32_t tag = r.u24le(20);
+    const bool frame_ok = !(tag & 1) && ((tag >> 1) & 7) <= 3 && ((tag >> 4) & 1) && (tag >> 5) < size;
+    if (!frame_ok || r.u8(23) != 0x9d || r.u8(24) != 0x01 || r.u8(25) != 0x2a) return std::nullopt;
+    const Size2 wh{r.u16(26) & 0x3fff, r.u16(28) & 0x3fff};
+    if (wh.first == 0 || wh.second == 0) return std::nullopt;
+    return wh;
+  }
+  if (r.u8(20) != 0x2f || (r.u8(24) >> 5) != 0) return std::nullopt;  // VP8L signature, version 0
+  const uint32_t bits = r.u32(21);
+  return Size2{(bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1};
+}
+
+std::optional<Size2> pnm_size(const std::string& b) {  // "P6 <width> <height> ...", '#' comments
+  size_t at = 2;
+  uint64_t v[2];
+  for (uint64_t& x : v) {
+    for (;;) {
+      while (at < b.size() && std::isspace(static_cast<unsigned char>(b[at]))) ++at;
+      if (at < b.size() && b[at] == '#') {
+        while (at < b.size() && b[at] != '\n' && b[at] != '\r') ++at;
+        continue;
+      }
+      break;
+    }
+    if (at >= b.size() || !std::isdigit(static_cast<unsigned char>(b[at]))) return std::nullopt;
+    x = 0;
+    while (at < b.size() && std::isdigit(static_cast<unsigned char>(b[at]))) {
+      if (x > (uint64_t{1} << 40)) return std::nullopt;
+      x = x * 10 + static_cast<uint64_t>(b[at++] - '0');
+    }
+  }
+  return Size2{v[0], v[1]};
+}
+
+std::optional<Size2> header_size(const std::string& b) {
+  const ByteReader le{b, true};
+  switch (b[0]) {
+    case '\x89': return png_size(le);
+    case '\xff': return jpeg_size(le);
+    case 'B': return bmp_size(le);
+    case 'I': case 'M': return tiff_size(b);
+    case 'R': return webp_size(le);
+    case 'P': return pnm_size(b);
+    default: return std::nullopt;
+  }
+}
+}  // namespace
+
+uint64_t max_image_pixels() {
+  const char* env = std::getenv("TESSERA_MAX_IMAGE_PIXELS");
+  if (!env || !*env) return uint64_t{1} << 28;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(env, &end, 10);
+  if (errno != 0 || *end != '\0' || v == 0 || !std::isdigit(static_cast<unsigned char>(env[0])))
+    throw ConfigError("TESSERA_MAX_IMAGE_PIXELS='" + std::string(env) + "' is not a positive whole number of pixels");
+  return v;
+}
+
 Image decode_image(std::string bytes, const std::string& path) {
   if (bytes.empty()) throw Error("image '" + path + "' is an empty file (0 bytes)");
   if (!known_image_format(bytes))
     throw Error("image '" + path + "' is not a PNG, JPEG, BMP, TIFF, WebP or PPM/PGM file (its first bytes match none of their signatures)");
+  const std::optional<Size2> size = header_size(bytes);
+  if (!size) throw Error("cannot decode image '" + path + "': its header is cut short or malformed (no width and height)");
+  const auto [width, height] = *size;
+  if (width == 0 || height == 0)
+    throw Error("cannot decode image '" + path + "': its header declares " + std::to_string(width) + " x " + std::to_string(height) + " pixels");
+  if (const uint64_t limit = max_image_pixels(); width > limit / height)
+    throw Error("image '" + path + "' declares " + std::to_string(width) + " x " + std::to_string(height) +
+                " pixels, over the limit of " + std::to_string(limit) +
+                " (TESSERA_MAX_IMAGE_PIXELS raises it; a corrupt header is the likelier cause in a small file)");
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
   cv::Mat m;
   try {

@@ -179,6 +179,57 @@ TEST_CASE("only the formats tessera reads reach a decoder", "[io][image]") {
                       Contains("f32.tif") && Contains("only 8- and 16-bit integer images"));
 }
 
+TEST_CASE("an image's declared size is checked before a decoder allocates for it", "[io][image]") {
+  // Each format's header is read for its size: with the limit at 35 pixels a 7 x 5 image decodes,
+  // at 34 it is refused naming the file and the size, whatever the format's header layout.
+  cv::Mat m(5, 7, CV_8UC3, cv::Scalar(10, 20, 30)), gray(5, 7, CV_8UC1, cv::Scalar(40)), rgba(5, 7, CV_8UC4, cv::Scalar(1, 2, 3, 4));
+  struct Case { std::string ext; cv::Mat mat; std::vector<int> params; };
+  const std::vector<Case> cases = {
+      {".png", m, {}}, {".jpg", m, {}}, {".jpg", m, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}}, {".bmp", m, {}},
+      {".tif", m, {}}, {".webp", m, {cv::IMWRITE_WEBP_QUALITY, 90}}, {".webp", m, {cv::IMWRITE_WEBP_QUALITY, 101}},
+      {".webp", rgba, {cv::IMWRITE_WEBP_QUALITY, 90}}, {".ppm", m, {}}, {".pgm", gray, {}},
+      {".ppm", m, {cv::IMWRITE_PXM_BINARY, 0}}};
+  struct EnvGuard { ~EnvGuard() { unsetenv("TESSERA_MAX_IMAGE_PIXELS"); } } guard;
+  for (const auto& c : cases) {
+    std::vector<uchar> buf;
+    REQUIRE(cv::imencode(c.ext, c.mat, buf, c.params));
+    const std::string bytes(buf.begin(), buf.end());
+    INFO(c.ext << " " << bytes.substr(0, 16));
+    setenv("TESSERA_MAX_IMAGE_PIXELS", "35", 1);
+    CHECK(io::decode_image(bytes, "ok" + c.ext).rgb.sizes() == torch::IntArrayRef({3, 5, 7}));
+    setenv("TESSERA_MAX_IMAGE_PIXELS", "34", 1);
+    CHECK_THROWS_WITH(io::decode_image(bytes, "big" + c.ext),
+                      Contains("big" + c.ext) && Contains("declares 7 x 5 pixels, over the limit of 34") && Contains("TESSERA_MAX_IMAGE_PIXELS"));
+  }
+  setenv("TESSERA_MAX_IMAGE_PIXELS", "lots", 1);
+  REQUIRE_THROWS_AS(io::max_image_pixels(), ConfigError);
+  REQUIRE_THROWS_WITH(io::max_image_pixels(), Contains("TESSERA_MAX_IMAGE_PIXELS='lots'"));
+  unsetenv("TESSERA_MAX_IMAGE_PIXELS");
+  REQUIRE(io::max_image_pixels() == (uint64_t{1} << 28));
+  // The fuzzer's find: 58 bytes of BMP declaring 2048 x 524288 pixels (OpenCV asked for 3 GiB).
+  const auto bmp = test::source_dir() / "tests" / "fuzz" / "regressions" / "image" / "bmp_huge_header.bmp";
+  REQUIRE_THROWS_WITH(io::decode_image(io::read_file(bmp), "huge.bmp"), Contains("huge.bmp") && Contains("declares 2048 x 524288 pixels"));
+  // A RIFF/WEBP file libwebp would not take: OpenCV passed it on to GDCM (3 GiB). Refused here, as is
+  // a WebP under the 32 bytes OpenCV's signature check needs.
+  const auto webp = test::source_dir() / "tests" / "fuzz" / "regressions" / "image" / "webp_to_gdcm.webp";
+  REQUIRE_THROWS_WITH(io::decode_image(io::read_file(webp), "odd.webp"), Contains("odd.webp") && Contains("header is cut short or malformed"));
+  {
+    std::vector<uchar> w;
+    REQUIRE(cv::imencode(".webp", m, w, {cv::IMWRITE_WEBP_QUALITY, 101}));
+    REQUIRE_THROWS_WITH(io::decode_image(std::string(w.begin(), w.begin() + 31), "short.webp"), Contains("header is cut short"));
+  }
+  // A PNG whose IHDR claims 100000 x 100000, and one cut off inside its IHDR.
+  std::vector<uchar> buf;
+  REQUIRE(cv::imencode(".png", m, buf));
+  std::string png(buf.begin(), buf.end());
+  for (int at : {16, 20}) png.replace(at, 4, std::string("\x00\x01\x86\xa0", 4));
+  REQUIRE_THROWS_WITH(io::decode_image(png, "claims.png"), Contains("declares 100000 x 100000 pixels"));
+  REQUIRE_THROWS_WITH(io::decode_image(png.substr(0, 20), "cut.png"), Contains("cut.png") && Contains("header is cut short or malformed"));
+  // A JPEG with no frame header before its scan; a PPM with a zero width.
+  REQUIRE_THROWS_WITH(io::decode_image(std::string("\xff\xd8\xff\xda\x00\x02", 6), "noframe.jpg"), Contains("header is cut short"));
+  REQUIRE_THROWS_WITH(io::decode_image("P6\n0 5\n255\n", "zero.ppm"), Contains("zero.ppm") && Contains("declares 0 x 5 pixels"));
+}
+
 TEST_CASE("CRC32C matches the standard check value", "[io][tensorboard]") {
   REQUIRE(io::crc32c("123456789", 9) == 0xE3069283u);
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,12 @@ struct Image {
 
 // Throws tessera::Error naming the file when it is missing, unreadable or corrupt.
 Image read_image(const std::string& path);
-// The same for the bytes of an image file; `source` names it in errors.
+// The same for the bytes of an image file; `source` names it in errors. The size the header
+// declares is checked against max_image_pixels() before a decoder allocates for it.
 Image decode_image(std::string bytes, const std::string& source);
+// The most pixels (width x height) an image file may declare: $TESSERA_MAX_IMAGE_PIXELS, or 2^28
+// (16384 x 16384). A value that is not a positive whole number is a ConfigError naming it.
+uint64_t max_image_pixels();
 // Writes float [3,H,W] (values clamped to [0,1], rounded) to 8 bits, or 16 bits where the format
 // allows (png, tiff) and bit_depth == 16. Atomic.
 // With `alpha` ([1,H,W]), formats with an alpha channel (png, tiff, webp) get RGBA; others cannot
