@@ -83,8 +83,8 @@ if [ "$family" = temporal ]; then
   echo
   echo "tessera demo: temporal SR x2 on held-out render-mode sequences (first 4 frames of each not scored)"
   "$T" eval --checkpoint "$out/temporal_sr_x2" --data datasets/sequences/val --compare "$out/single_frame_x2" \
-    --compare "$out/espcn_sequences_x2" | tee "$out/comparison.txt"
-  echo "frames: $out/frames; table: $out/comparison.txt"
+    --compare "$out/espcn_sequences_x2" --plot "$out/psnr_per_frame.png" | tee "$out/comparison.txt"
+  echo "frames: $out/frames; table: $out/comparison.txt; PSNR per frame: $out/psnr_per_frame.png"
   exit 0
 fi
 

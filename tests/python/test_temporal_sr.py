@@ -45,7 +45,8 @@ temporal = train_run("temporal")
 # Equal cost: 9 (5 F + 2 F^2 + 12 F) / 4 at F = 21 is 2787.75 multiply-adds per output pixel, the
 # temporal smoke network's 9 (32 * 16 + 2 * 16^2 + 16 * 16) / 4 = 2880.
 single = train_run("single", "network.history=false", "network.num_feat=21")
-ev = json.loads(run([a.tessera, "eval", "--checkpoint", temporal, "--data", val, "--compare", single, "--json"]))
+plot = os.path.join(a.work, "psnr_per_frame.png")
+ev = json.loads(run([a.tessera, "eval", "--checkpoint", temporal, "--data", val, "--compare", single, "--json", "--plot", plot]))
 rows = {m["name"].split(" ")[0] + ("_single" if single in m["name"] else ""): m for m in ev["methods"]}
 t, s = rows["temporal_sr"], rows["temporal_sr_single"]
 taa, bic = rows["taa"], rows["bicubic"]
@@ -62,6 +63,21 @@ check(gain - gain0 > 0.3, f"the temporal network gains {gain - gain0:.2f} dB on 
 check(t["tof"] < s["tof"], "temporal output has the lower tOF")
 check(t["warp_error"] < s["warp_error"], "temporal output is more stable (warping error)")
 check(s["psnr_y"] > bic["psnr_y"] and t["psnr_y"] > taa["psnr_y"], "both networks beat their non-learned counterparts")
+
+# --plot: the per-frame curves as an image: 960x540, one line colour per method (matplotlib's
+# default colours, as OpenCV draws them), the warm-up shaded.
+img = skio.imread(plot)[..., :3].astype(int)
+check(img.shape == (540, 960, 3), f"the plot is a 960x540 RGB image ({img.shape})")
+palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
+counts = [int((np.abs(img - np.array(c)).sum(-1) <= 6).sum()) for c in palette]
+check(len(ev["methods"]) == 4 and min(counts) > 50, f"each of the 4 methods has its own line in the plot (pixels per colour {counts})")
+check(int((np.abs(img - 235).sum(-1) == 0).sum()) > 1000, "the warm-up frames are shaded")
+bad = subprocess.run([a.tessera, "eval", "--checkpoint", temporal, "--data", val, "--plot", os.path.join(a.work, "p.txt")],
+                     capture_output=True, text=True)
+check(bad.returncode != 0 and "--plot" in bad.stderr and "p.txt" in bad.stderr, "--plot to a non-image file name is refused")
+bad = subprocess.run([a.tessera, "eval", "--checkpoint", temporal, "--data", os.path.join(a.data, "val"), "--plot", plot],
+                     capture_output=True, text=True)
+check(bad.returncode != 0 and "holds no frame sequences" in bad.stderr, "--plot on a folder of still images is refused")
 
 # Independent readings of the streamed frames.
 out = os.path.join(a.work, "apply")
