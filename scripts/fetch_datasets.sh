@@ -86,11 +86,11 @@ else
   log "datasets/style: $(ls "$style/content" | wc -l) content, $(ls "$style/styles" | wc -l) style images"
 fi
 
-# datasets/cyclegan: unpaired colour-translation data for the CycleGAN configs, demo and tests
-# (scripts/make_cyclegan_data.py: tiles of some photographs as A, of others through a colour matrix
-# as B, aligned held-out pairs as testA/testB).
+# datasets/cyclegan: unpaired colour-translation data for the CycleGAN configs and tests
+# (scripts/make_cyclegan_data.py: 64 px tiles of photographs, alternately as A and, through a colour
+# matrix, as B, never the same tile in both; held-out tiles as aligned testA/testB pairs).
 cyc="$TESSERA_ROOT/datasets/cyclegan"
-cyc_want="cyclegan-v1"
+cyc_want="cyclegan-v2"
 if [ -f "$cyc/.complete" ] && [ "$(cat "$cyc/.complete")" = "$cyc_want" ]; then
   log "datasets/cyclegan is up to date"
 else

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Makes the unpaired CycleGAN demo data (datasets/cyclegan) from the photographs Debian's
-python3-skimage and python3-sklearn packages ship:
-  trainA/  128x128 tiles of some photographs
-  trainB/  128x128 tiles of *other* photographs passed through the colour matrix T below
-  testA/   tiles of held-out photographs (in neither training folder)
+"""Makes the unpaired CycleGAN demo data (datasets/cyclegan) from the colour photographs Debian's
+python3-skimage and python3-sklearn packages ship. Each photograph is cut into 64x64 tiles on a
+grid; every fifth tile (staggered) is held out, and the rest go alternately (a checkerboard) to
+  trainA/  tiles as they are
+  trainB/  the *other* tiles, passed through the colour matrix T below
+  testA/   the held-out tiles (in neither training folder)
   testB/   the same held-out tiles through T, under the same names (aligned pairs for evaluation:
            PSNR(G_ab(testA), testB) says whether the translation was learnt)
-T mixes the channels (each output channel 0.8 of one input channel and 0.1 of the others), so a
-network has to learn a colour mapping it is never shown in pairs.
+No tile is in two folders, so a network is never shown a pair; it has to learn T from the two
+domains' distributions. Both domains are drawn from the same photographs because the adversarial
+loss matches distributions: with A and B cut from different photographs (v1 of this data: retina
+tiles in A, Hubble tiles in B) the colour statistics of the two sets differ, and the mapping that
+matches them is not T (docs/cyclegan.md).
+T mixes the channels (each output channel 0.8 of one input channel and 0.1 of the others).
 Usage: make_cyclegan_data.py SKIMAGE_DATA_DIR SKLEARN_IMAGES_DIR OUT_DIR"""
 import os
 import sys
@@ -16,10 +21,10 @@ import numpy as np
 from PIL import Image
 
 T = np.array([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.8, 0.1, 0.1]], dtype=np.float64)
-TRAIN_A = ["astronaut.png", "motorcycle_left.png", "china.jpg", "retina.jpg", "ihc.png"]
-TRAIN_B = ["motorcycle_right.png", "flower.jpg", "chelsea.png", "hubble_deep_field.jpg"]
-TEST = ["rocket.jpg", "coffee.png"]
-TILE = 128
+# Natural colour photographs; motorcycle_right (the stereo twin of motorcycle_left) and the
+# microscopy / astronomy images are left out.
+PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg", "china.jpg", "flower.jpg"]
+TILE = 64
 
 
 def apply_t(rgb):
@@ -28,11 +33,13 @@ def apply_t(rgb):
 
 
 def tiles(path):
+    """(name, split, tile) for each grid tile; split is 'test', 'A' or 'B'."""
     img = np.asarray(Image.open(path).convert("RGB"))
-    h, w = img.shape[:2]
-    for y in range(0, h - TILE + 1, TILE):
-        for x in range(0, w - TILE + 1, TILE):
-            yield f"{os.path.splitext(os.path.basename(path))[0]}_{y:04d}_{x:04d}.png", img[y:y + TILE, x:x + TILE]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    for i, y in enumerate(range(0, img.shape[0] - TILE + 1, TILE)):
+        for j, x in enumerate(range(0, img.shape[1] - TILE + 1, TILE)):
+            split = "test" if (i + 2 * j) % 5 == 0 else ("A" if (i + j) % 2 == 0 else "B")
+            yield f"{stem}_{y:04d}_{x:04d}.png", split, img[y:y + TILE, x:x + TILE]
 
 
 def main():
@@ -40,16 +47,16 @@ def main():
     find = lambda f: os.path.join(sklearn_dir if f in ("china.jpg", "flower.jpg") else skimage_dir, f)
     for d in ("trainA", "trainB", "testA", "testB"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
-    for f in TRAIN_A:
-        for name, t in tiles(find(f)):
-            Image.fromarray(t).save(os.path.join(out, "trainA", name))
-    for f in TRAIN_B:
-        for name, t in tiles(find(f)):
-            Image.fromarray(apply_t(t)).save(os.path.join(out, "trainB", name))
-    for f in TEST:
-        for name, t in tiles(find(f)):
-            Image.fromarray(t).save(os.path.join(out, "testA", name))
-            Image.fromarray(apply_t(t)).save(os.path.join(out, "testB", name))
+    save = lambda d, name, t: Image.fromarray(t).save(os.path.join(out, d, name))
+    for f in PHOTOS:
+        for name, split, t in tiles(find(f)):
+            if split == "A":
+                save("trainA", name, t)
+            elif split == "B":
+                save("trainB", name, apply_t(t))
+            else:
+                save("testA", name, t)
+                save("testB", name, apply_t(t))
     np.savetxt(os.path.join(out, "T.txt"), T, fmt="%.3f", header="B = T @ A per pixel (RGB)")
 
 

@@ -64,11 +64,16 @@ class CycleGanRecipe : public Recipe {
       o.optimizer_key = "optimizer_" + which, o.scheduler_key = "scheduler_" + which, o.default_optimizer = adam;
       // junyanz's linear policy: constant for half the steps, then linearly down to 0.
       o.default_scheduler = "{type: linear}";
-      o.state_net = net, o.state_optimizer = "optimizer_" + net;
+      o.state_net = net, o.state_optimizer = "optimizer_" + net, o.state_ema = "ema_" + net;
       return o;
     };
-    gab_ = std::make_unique<TrainedNet>(gab, rc, options("generator_ab", "g"), total, device_, "networks.generator");
-    gba_ = std::make_unique<TrainedNet>(gba, rc, options("generator_ba", "g"), total, device_, "networks.generator");
+    // recipe.ema: an exponential moving average of each generator's weights, which validation,
+    // the saved generators and apply/export use (as ESRGAN's generator; the discriminators have none).
+    const double ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
+    TrainedNetOptions ab = options("generator_ab", "g"), ba = options("generator_ba", "g");
+    ab.ema = ba.ema = ema;
+    gab_ = std::make_unique<TrainedNet>(gab, rc, ab, total, device_, "networks.generator");
+    gba_ = std::make_unique<TrainedNet>(gba, rc, ba, total, device_, "networks.generator");
     da_ = std::make_unique<TrainedNet>(da, rc, options("discriminator_a", "d"), total, device_, "networks.discriminator");
     db_ = std::make_unique<TrainedNet>(db, rc, options("discriminator_b", "d"), total, device_, "networks.discriminator");
     Cfg vc = rc.child("val", true);
@@ -160,17 +165,20 @@ class CycleGanRecipe : public Recipe {
     r.metrics["identity_b_l1"] = (gab.forward(b) - b).abs().mean().item<double>();
     if (paired_) {
       // Aligned val folders (the same scene in both, e.g. datasets/cyclegan/testA, testB): how
-      // close each translation is to its true counterpart, RGB PSNR of 8-bit images over all of them.
+      // close each translation is to its true counterpart, RGB PSNR of 8-bit images over all of them;
+      // psnr_aba: how close the round trip G_ba(G_ab(a)) comes back to a.
       auto [all_a, all_b] = folder->first(std::numeric_limits<size_t>::max());
-      double p_ab = 0, p_ba = 0;
+      double p_ab = 0, p_ba = 0, p_aba = 0;
       const metrics::QualityOptions q{false, 0};
       for (int64_t i = 0; i < all_a.size(0); ++i) {
         check_stop();
         const torch::Tensor x = all_a[i].unsqueeze(0).to(device_), y = all_b[i].unsqueeze(0).to(device_);
-        p_ab += metrics::psnr(io::quantize(gab.forward(x)[0].cpu()), io::quantize(all_b[i]), q) / all_a.size(0);
+        const torch::Tensor xb = gab.forward(x);
+        p_ab += metrics::psnr(io::quantize(xb[0].cpu()), io::quantize(all_b[i]), q) / all_a.size(0);
+        p_aba += metrics::psnr(io::quantize(gba.forward(xb)[0].cpu()), io::quantize(all_a[i]), q) / all_a.size(0);
         p_ba += metrics::psnr(io::quantize(gba.forward(y)[0].cpu()), io::quantize(all_a[i]), q) / all_a.size(0);
       }
-      r.metrics["psnr_ab"] = p_ab, r.metrics["psnr_ba"] = p_ba;
+      r.metrics["psnr_ab"] = p_ab, r.metrics["psnr_ba"] = p_ba, r.metrics["psnr_aba"] = p_aba;
       best_ = "psnr_ab";
     }
     // Rows: inputs, translations, reconstructions.
@@ -191,8 +199,9 @@ class CycleGanRecipe : public Recipe {
       if (!ds) continue;
       auto* u = dynamic_cast<const data::UnpairedFolderDataset*>(ds);
       if (!u) throw ConfigError(file_ + ": data." + split + ": the cyclegan recipe trains on unpaired_folder datasets (a_dir, b_dir)");
-      if (u->crop() % 4 != 0)
-        throw ConfigError(fmt::format("{}: data.{}.crop is {}: the generator needs a multiple of 4", file_, split, u->crop()));
+      const int64_t k = gab_->net().size_multiple();
+      if (u->crop() % k != 0)
+        throw ConfigError(fmt::format("{}: data.{}.crop is {}: the generator needs a multiple of {}", file_, split, u->crop(), k));
     }
   }
 

@@ -228,9 +228,10 @@ TEST_CASE("a discriminator whose input size differs from the HR patches is a con
   REQUIRE_THAT(r.output, Contains("patch_size") && Contains("networks.discriminator.input_size") && Contains("96"));
 }
 
-TEST_CASE("CycleGAN resumes exactly: weights, optimizers, both image pools and the schedule", "[recipes][cyclegan][resume]") {
+TEST_CASE("CycleGAN resumes exactly: weights, optimizers, the generators' EMA, both image pools and the schedule", "[recipes][cyclegan][resume]") {
   auto dir = test::temp_dir("cyclegan_resume");
-  const std::vector<std::string> common = {"trainer.total_steps=10", "trainer.save_every=5", "trainer.val_every=10", "recipe.pool_size=3"};
+  const std::vector<std::string> common = {"trainer.total_steps=10", "trainer.save_every=5", "trainer.val_every=10", "recipe.pool_size=3",
+                                           "recipe.ema=0.9"};
   auto args = [&](const fs::path& run, std::vector<std::string> extra) {
     std::vector<std::string> a = {"train", cfg("cyclegan/cyclegan_smoke.yaml"), "--run-dir", run.string()};
     a.insert(a.end(), common.begin(), common.end());
