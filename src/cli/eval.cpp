@@ -56,7 +56,12 @@ Run add_eval(CLI::App& app) {
       req.compare.emplace_back(c, load_for_command(c, {"model.safetensors"}, {"image_to_image", "temporal_upscaler"}, "eval --compare"));
     if (!a->plot.empty() && !data::holds_sequences(a->data))
       throw ConfigError("--plot draws the PSNR-per-frame curves of a sequence evaluation; '" + a->data + "' holds no frame sequences");
+    if (!a->plot.empty() && net->task() != "temporal_upscaler" && !(net->task() == "image_to_image" && net->scale() > 1))
+      throw ConfigError("--plot draws the PSNR-per-frame curves of upscalers on sequences; '" + a->checkpoint + "' holds a " +
+                        net->type() + " (" + net->task() + ")");
     recipes::EvalReport report = recipes::evaluator_for(net->task(), *net)(*net, req);
+    if (a->json) std::cout << report.json.dump(2) << std::endl;
+    else std::cout << report.table << std::flush;
     if (!a->plot.empty()) {
       std::vector<io::PlotSeries> series;
       for (const auto& m : report.json.at("methods")) {
@@ -73,8 +78,6 @@ Run add_eval(CLI::App& app) {
       io::write_image(a->plot, io::line_plot(series, po));
       spdlog::info("PSNR-per-frame plot: {}", a->plot);
     }
-    if (a->json) std::cout << report.json.dump(2) << std::endl;
-    else std::cout << report.table << std::flush;
     return 0;
   };
 }

@@ -8,6 +8,7 @@
 #include "tessera/build_info.h"
 #include "tessera/core/config.h"
 #include "tessera/core/error.h"
+#include "tessera/io/image_io.h"
 #include "tessera/core/runtime.h"
 
 int main(int argc, char** argv) {
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
   }
   tessera::setup_logging();
   try {
+    // Environment settings read deep inside (where a loader's skip_bad would take a bad value for a
+    // bad image) are checked once here.
+    tessera::io::max_image_pixels();
     for (auto& [sub, run] : commands)
       if (sub->parsed()) return run();
   } catch (const tessera::ConfigError& e) {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <utility>
 #include <filesystem>
@@ -63,7 +64,7 @@ static bool known_image_format(const std::string& b) {
 }
 
 // The width and height a file's header declares, read before any decoder allocates for them (a
-// decoder sizes its buffer from the header: a 58-byte BMP claiming 2048 x 524288 pixels made OpenCV
+// decoder sizes its buffer from the header: a 50-byte BMP claiming 2048 x 524288 pixels made OpenCV
 // ask for 3 GiB; found by tests/fuzz, regressions/image/bmp_huge_header.bmp). nullopt when the
 // header is cut short or malformed. Only called on bytes known_image_format() accepted.
 namespace {
@@ -86,24 +87,29 @@ std::optional<Size2> png_size(const ByteReader& r) {  // IHDR is the first chunk
   return Size2{be.u32(16), be.u32(20)};
 }
 
-std::optional<Size2> jpeg_size(const ByteReader& r) {  // the first SOFn segment's frame size
+// The first SOFn segment's frame size, found as libjpeg's next_marker() finds markers: bytes other
+// than FF between segments are skipped (libjpeg warns and goes on), FF fill bytes are skipped, and
+// FF 00 (a stuffed zero) is not a marker. A parser that read FF 00 as a segment with a length would
+// see another frame than libjpeg's (found in review): libjpeg sizes the image from the first SOFn it
+// meets, so this must meet the same one.
+std::optional<Size2> jpeg_size(const ByteReader& r) {
   ByteReader be{r.b, false};
-  size_t at = 2;
-  while (be.has(at, 2)) {
-    if (be.u8(at) != 0xff) return std::nullopt;
-    const uint32_t marker = be.u8(at + 1);
-    if (marker == 0xff) { ++at; continue; }  // fill byte
-    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { at += 2; continue; }  // no length
-    if (marker == 0xd9 || marker == 0xda || !be.has(at + 2, 2)) return std::nullopt;  // EOI/SOS before a frame
-    const uint32_t len = be.u16(at + 2);
+  size_t at = 2;  // after SOI
+  for (;;) {
+    while (be.has(at, 1) && be.u8(at) != 0xff) ++at;
+    while (be.has(at, 1) && be.u8(at) == 0xff) ++at;
+    if (!be.has(at, 1)) return std::nullopt;
+    const uint32_t marker = be.u8(at++);
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;  // stuffed zero, TEM, RSTn: no length
+    if (marker == 0xd8 || marker == 0xd9 || marker == 0xda || !be.has(at, 2)) return std::nullopt;  // SOI again, EOI or SOS before a frame
+    const uint32_t len = be.u16(at);
     if (len < 2) return std::nullopt;
     if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
-      if (!be.has(at + 4, 5)) return std::nullopt;
-      return Size2{be.u16(at + 7), be.u16(at + 5)};  // precision, height, width
+      if (!be.has(at + 2, 5)) return std::nullopt;
+      return Size2{be.u16(at + 5), be.u16(at + 3)};  // length, precision, height, width
     }
-    at += 2 + len;
+    at += len;
   }
-  return std::nullopt;
 }
 
 std::optional<Size2> bmp_size(const ByteReader& r) {  // BITMAPCOREHEADER (12 bytes) or a later one
@@ -119,23 +125,37 @@ std::optional<Size2> bmp_size(const ByteReader& r) {  // BITMAPCOREHEADER (12 by
   return Size2{static_cast<uint64_t>(w), static_cast<uint64_t>(h < 0 ? -h : h)};
 }
 
-std::optional<Size2> tiff_size(const std::string& b) {  // ImageWidth (256), ImageLength (257) of the first IFD
+// ImageWidth (256), ImageLength (257) of the first IFD, and the pixels of the buffer OpenCV's TIFF
+// decoder allocates per tile or strip: TileWidth x TileLength (322, 323), or the width times
+// RowsPerStrip (278; 0 or 2^32-1: the height), not clamped to the image (OpenCV 4.6 does not). A
+// tag given twice is refused: libtiff keeps the first, and a reader keeping the last would check
+// another size than the decoder uses (found in review).
+std::optional<Size2> tiff_size(const std::string& b, uint64_t* buffer_pixels) {
   ByteReader r{b, b[0] == 'I'};
   if (!r.has(4, 4)) return std::nullopt;
   const size_t ifd = r.u32(4);
   if (!r.has(ifd, 2)) return std::nullopt;
   const uint32_t n = r.u16(ifd);
-  std::optional<uint64_t> w, h;
+  std::map<uint32_t, uint64_t> tags;
   for (uint32_t i = 0; i < n; ++i) {
     const size_t e = ifd + 2 + 12 * static_cast<size_t>(i);
     if (!r.has(e, 12)) return std::nullopt;
     const uint32_t tag = r.u16(e), type = r.u16(e + 2);
-    if (tag != 256 && tag != 257) continue;
-    if (type != 3 && type != 4) return std::nullopt;  // SHORT or LONG
-    (tag == 256 ? w : h) = type == 3 ? r.u16(e + 8) : r.u32(e + 8);
+    if (tag != 256 && tag != 257 && tag != 278 && tag != 322 && tag != 323) continue;
+    if ((type != 3 && type != 4) || tags.count(tag)) return std::nullopt;  // SHORT or LONG, once
+    tags[tag] = type == 3 ? r.u16(e + 8) : r.u32(e + 8);
   }
-  if (!w || !h) return std::nullopt;
-  return Size2{*w, *h};
+  if (!tags.count(256) || !tags.count(257)) return std::nullopt;
+  const uint64_t w = tags[256], h = tags[257];
+  uint64_t tw = w, th = h;
+  if (tags.count(322) || tags.count(323)) {
+    if (!tags.count(322) || !tags.count(323)) return std::nullopt;
+    tw = tags[322], th = tags[323];
+  } else if (tags.count(278) && tags[278] != 0 && tags[278] != 0xffffffffu) {
+    th = tags[278];
+  }
+  *buffer_pixels = tw * th;  // both < 2^32
+  return Size2{w, h};
 }
 
 // OpenCV hands a RIFF/WEBP file to its WebP decoder only when libwebp's WebPGetFeatures accepts
@@ -191,13 +211,15 @@ std::optional<Size2> pnm_size(const std::string& b) {  // "P6 <width> <height> .
   return Size2{v[0], v[1]};
 }
 
-std::optional<Size2> header_size(const std::string& b) {
+// `buffer_pixels`: a decoder buffer beyond the image that the header sizes (TIFF tiles), else 0.
+std::optional<Size2> header_size(const std::string& b, uint64_t* buffer_pixels) {
   const ByteReader le{b, true};
+  *buffer_pixels = 0;
   switch (b[0]) {
     case '\x89': return png_size(le);
     case '\xff': return jpeg_size(le);
     case 'B': return bmp_size(le);
-    case 'I': case 'M': return tiff_size(b);
+    case 'I': case 'M': return tiff_size(b, buffer_pixels);
     case 'R': return webp_size(le);
     case 'P': return pnm_size(b);
     default: return std::nullopt;
@@ -207,7 +229,7 @@ std::optional<Size2> header_size(const std::string& b) {
 
 uint64_t max_image_pixels() {
   const char* env = std::getenv("TESSERA_MAX_IMAGE_PIXELS");
-  if (!env || !*env) return uint64_t{1} << 28;
+  if (!env || !*env) return uint64_t{1} << 27;
   char* end = nullptr;
   errno = 0;
   const unsigned long long v = std::strtoull(env, &end, 10);
@@ -220,15 +242,20 @@ Image decode_image(std::string bytes, const std::string& path) {
   if (bytes.empty()) throw Error("image '" + path + "' is an empty file (0 bytes)");
   if (!known_image_format(bytes))
     throw Error("image '" + path + "' is not a PNG, JPEG, BMP, TIFF, WebP or PPM/PGM file (its first bytes match none of their signatures)");
-  const std::optional<Size2> size = header_size(bytes);
+  uint64_t buffer_pixels = 0;
+  const std::optional<Size2> size = header_size(bytes, &buffer_pixels);
   if (!size) throw Error("cannot decode image '" + path + "': its header is cut short or malformed (no width and height)");
   const auto [width, height] = *size;
   if (width == 0 || height == 0)
     throw Error("cannot decode image '" + path + "': its header declares " + std::to_string(width) + " x " + std::to_string(height) + " pixels");
-  if (const uint64_t limit = max_image_pixels(); width > limit / height)
+  const uint64_t limit = max_image_pixels();
+  const std::string raise = " (TESSERA_MAX_IMAGE_PIXELS raises it; a corrupt header is the likelier cause in a small file)";
+  if (width > limit / height)
     throw Error("image '" + path + "' declares " + std::to_string(width) + " x " + std::to_string(height) +
-                " pixels, over the limit of " + std::to_string(limit) +
-                " (TESSERA_MAX_IMAGE_PIXELS raises it; a corrupt header is the likelier cause in a small file)");
+                " pixels, over the limit of " + std::to_string(limit) + raise);
+  if (buffer_pixels > limit)
+    throw Error("image '" + path + "' declares tiles or strips of " + std::to_string(buffer_pixels) + " pixels, over the limit of " +
+                std::to_string(limit) + raise);
   cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, bytes.data());
   cv::Mat m;
   try {
@@ -256,9 +283,12 @@ Image decode_image(std::string bytes, const std::string& path) {
     a.convertTo(af, CV_32F, 1.0 / maxv);
     img.alpha = torch::from_blob(af.data, {1, af.rows, af.cols}, torch::kFloat32).clone();
   }
+  m.release();  // each copy is freed as soon as the next exists
   cv::Mat f;
   rgb.convertTo(f, CV_32FC3, 1.0 / maxv);
-  img.rgb = torch::from_blob(f.data, {f.rows, f.cols, 3}, torch::kFloat32).permute({2, 0, 1}).contiguous().clone();
+  rgb.release();
+  // One copy into planar RGB (clone always copies; contiguous() may not, e.g. for a 1x1 image).
+  img.rgb = torch::from_blob(f.data, {f.rows, f.cols, 3}, torch::kFloat32).permute({2, 0, 1}).clone(torch::MemoryFormat::Contiguous);
   return img;
 }
 

@@ -40,7 +40,7 @@ torch::Tensor line_plot(const std::vector<PlotSeries>& series, const PlotOptions
       if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
   }
   if (!std::isfinite(lo)) throw Error("nothing to plot: no series has a finite value");
-  if (hi - lo < 1e-9) lo -= 0.5, hi += 0.5;
+  if (hi - lo <= 1e-9 * std::max(1.0, std::abs(hi))) lo -= 0.5, hi += 0.5;
   const double pad = 0.05 * (hi - lo);
   lo -= pad, hi += pad;
   const double x_max = std::max<double>(static_cast<double>(n) - 1, 1);
@@ -62,7 +62,9 @@ torch::Tensor line_plot(const std::vector<PlotSeries>& series, const PlotOptions
                   cv::Scalar(235, 235, 235), cv::FILLED);
   const cv::Scalar grid(210, 210, 210), ink(0, 0, 0);
   const double ys = tick_step(hi - lo, 6);
-  for (double y = std::ceil(lo / ys) * ys; y <= hi; y += ys) {
+  const double y0 = std::ceil(lo / ys);
+  for (int k = 0; k <= 100 && (y0 + k) * ys <= hi; ++k) {  // an index, not y += ys: no drift, no stall
+    const double y = (y0 + k) * ys;
     cv::line(img, cv::Point(area.x, py(y)), cv::Point(area.x + area.width, py(y)), grid, 1);
     const std::string t = tick_label(y, ys);
     int base = 0;
@@ -70,7 +72,8 @@ torch::Tensor line_plot(const std::vector<PlotSeries>& series, const PlotOptions
     cv::putText(img, t, cv::Point(area.x - 6 - sz.width, py(y) + sz.height / 2), font, fs, ink, 1, cv::LINE_AA);
   }
   const double xs = std::max(1.0, tick_step(x_max, 10));
-  for (double x = 0; x <= x_max + 1e-9; x += xs) {
+  for (int k = 0; k <= 100 && k * xs <= x_max + 1e-9; ++k) {
+    const double x = k * xs;
     cv::line(img, cv::Point(px(x), area.y), cv::Point(px(x), area.y + area.height), grid, 1);
     const std::string t = tick_label(x, xs);
     int base = 0;

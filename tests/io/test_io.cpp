@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <array>
 
 #include <filesystem>
 #include <fstream>
@@ -205,8 +206,8 @@ TEST_CASE("an image's declared size is checked before a decoder allocates for it
   REQUIRE_THROWS_AS(io::max_image_pixels(), ConfigError);
   REQUIRE_THROWS_WITH(io::max_image_pixels(), Contains("TESSERA_MAX_IMAGE_PIXELS='lots'"));
   unsetenv("TESSERA_MAX_IMAGE_PIXELS");
-  REQUIRE(io::max_image_pixels() == (uint64_t{1} << 28));
-  // The fuzzer's find: 58 bytes of BMP declaring 2048 x 524288 pixels (OpenCV asked for 3 GiB).
+  REQUIRE(io::max_image_pixels() == (uint64_t{1} << 27));
+  // The fuzzer's find: 50 bytes of BMP declaring 2048 x 524288 pixels (OpenCV asked for 3 GiB).
   const auto bmp = test::source_dir() / "tests" / "fuzz" / "regressions" / "image" / "bmp_huge_header.bmp";
   REQUIRE_THROWS_WITH(io::decode_image(io::read_file(bmp), "huge.bmp"), Contains("huge.bmp") && Contains("declares 2048 x 524288 pixels"));
   // A RIFF/WEBP file libwebp would not take: OpenCV passed it on to GDCM (3 GiB). Refused here, as is
@@ -225,6 +226,34 @@ TEST_CASE("an image's declared size is checked before a decoder allocates for it
   for (int at : {16, 20}) png.replace(at, 4, std::string("\x00\x01\x86\xa0", 4));
   REQUIRE_THROWS_WITH(io::decode_image(png, "claims.png"), Contains("declares 100000 x 100000 pixels"));
   REQUIRE_THROWS_WITH(io::decode_image(png.substr(0, 20), "cut.png"), Contains("cut.png") && Contains("header is cut short or malformed"));
+  // Found in review: a JPEG whose FF 00 (a stuffed zero to libjpeg) a parser could take for a
+  // segment hiding the first frame header; TIFF tags given twice (libtiff keeps the first); TIFF
+  // strips or tiles larger than the image, which OpenCV allocates per strip or tile.
+  const std::string jpeg_ff00 = std::string("\xff\xd8\xff\x00\xff\xc0\x00\x11\x08\x80\x00\x80\x00\x03", 14) + std::string(24, '\0');
+  REQUIRE_THROWS_WITH(io::decode_image(jpeg_ff00, "ff00.jpg"), Contains("declares 32768 x 32768 pixels"));
+  auto tiff = [](bool little, std::vector<std::array<uint32_t, 3>> entries) {  // tag, type (3 SHORT, 4 LONG), value
+    std::string t = little ? std::string("II*\0", 4) : std::string("MM\0*", 4);
+    auto put = [&](uint64_t v, int bytes) {
+      for (int i = 0; i < bytes; ++i) t += static_cast<char>(little ? (v >> (8 * i)) & 0xff : (v >> (8 * (bytes - 1 - i))) & 0xff);
+    };
+    put(8, 4);
+    put(entries.size(), 2);
+    for (const auto& [tag, type, value] : entries) {
+      put(tag, 2), put(type, 2), put(1, 4);
+      if (type == 3) put(value, 2), put(0, 2);
+      else put(value, 4);
+    }
+    put(0, 4);
+    return t;
+  };
+  REQUIRE_THROWS_WITH(io::decode_image(tiff(true, {{256, 4, 32768}, {257, 4, 32768}, {256, 3, 1}}), "twice.tif"), Contains("malformed"));
+  REQUIRE_THROWS_WITH(io::decode_image(tiff(true, {{256, 3, 16384}, {257, 3, 1}, {278, 4, 65535}}), "strips.tif"),
+                      Contains("strips.tif") && Contains("tiles or strips of 1073725440 pixels"));
+  REQUIRE_THROWS_WITH(io::decode_image(tiff(false, {{256, 3, 1}, {257, 3, 1}, {322, 4, 65536}, {323, 4, 65536}}), "tiles.tif"),
+                      Contains("tiles or strips of 4294967296 pixels"));
+  setenv("TESSERA_MAX_IMAGE_PIXELS", "34", 1);  // a big-endian header is read as such
+  REQUIRE_THROWS_WITH(io::decode_image(tiff(false, {{256, 3, 7}, {257, 4, 5}}), "be.tif"), Contains("declares 7 x 5 pixels"));
+  unsetenv("TESSERA_MAX_IMAGE_PIXELS");
   // A JPEG with no frame header before its scan; a PPM with a zero width.
   REQUIRE_THROWS_WITH(io::decode_image(std::string("\xff\xd8\xff\xda\x00\x02", 6), "noframe.jpg"), Contains("header is cut short"));
   REQUIRE_THROWS_WITH(io::decode_image("P6\n0 5\n255\n", "zero.ppm"), Contains("zero.ppm") && Contains("declares 0 x 5 pixels"));

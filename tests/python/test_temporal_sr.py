@@ -78,6 +78,13 @@ check(bad.returncode != 0 and "--plot" in bad.stderr and "p.txt" in bad.stderr, 
 bad = subprocess.run([a.tessera, "eval", "--checkpoint", temporal, "--data", os.path.join(a.data, "val"), "--plot", plot],
                      capture_output=True, text=True)
 check(bad.returncode != 0 and "holds no frame sequences" in bad.stderr, "--plot on a folder of still images is refused")
+with open(os.path.join(a.work, "gen.yaml"), "w") as f:
+    f.write("{type: dcgan_generator, image_size: 16}")
+run([a.helper, "init", os.path.join(a.work, "gen.yaml"), os.path.join(a.work, "gen.safetensors")])
+bad = subprocess.run([a.tessera, "eval", "--checkpoint", os.path.join(a.work, "gen.safetensors"), "--data", val, "--plot", plot],
+                     capture_output=True, text=True)
+check(bad.returncode == 2 and "curves of upscalers on sequences" in bad.stderr and "dcgan_generator" in bad.stderr,
+      "--plot with a generator checkpoint is refused before anything is scored")
 
 # Independent readings of the streamed frames.
 out = os.path.join(a.work, "apply")

@@ -48,6 +48,10 @@ TEST_CASE("usage and config errors exit 2 with a message naming the key", "[cli]
   r = test::run_cli({"export", "--checkpoint", (dir / "nope.safetensors").string(), "--output", (dir / "x.onnx").string()});
   REQUIRE(r.exit_code == 1);
   REQUIRE_THAT(r.output, Contains("nope.safetensors"));
+  // A bad image-size limit in the environment stops every command at start-up.
+  r = test::run_bash("TESSERA_MAX_IMAGE_PIXELS=lots " + test::shell_quote(test::tessera_binary().string()) + " info");
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("TESSERA_MAX_IMAGE_PIXELS='lots' is not a positive whole number"));
 }
 
 TEST_CASE("training writes the run directory, a corrupt checkpoint is refused and resume falls back", "[cli][train]") {

@@ -21,8 +21,8 @@ Image read_image(const std::string& path);
 // The same for the bytes of an image file; `source` names it in errors. The size the header
 // declares is checked against max_image_pixels() before a decoder allocates for it.
 Image decode_image(std::string bytes, const std::string& source);
-// The most pixels (width x height) an image file may declare: $TESSERA_MAX_IMAGE_PIXELS, or 2^28
-// (16384 x 16384). A value that is not a positive whole number is a ConfigError naming it.
+// The most pixels (width x height, and a TIFF's tile or strip) an image file may declare:
+// $TESSERA_MAX_IMAGE_PIXELS, or 2^27 (16384 x 8192; decoding holds about 30 bytes a pixel at once). A value that is not a positive whole number is a ConfigError naming it.
 uint64_t max_image_pixels();
 // Writes float [3,H,W] (values clamped to [0,1], rounded) to 8 bits, or 16 bits where the format
 // allows (png, tiff) and bit_depth == 16. Atomic.
