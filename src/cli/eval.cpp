@@ -59,6 +59,11 @@ Run add_eval(CLI::App& app) {
     if (!a->plot.empty() && net->task() != "temporal_upscaler" && !(net->task() == "image_to_image" && net->scale() > 1))
       throw ConfigError("--plot draws the PSNR-per-frame curves of upscalers on sequences; '" + a->checkpoint + "' holds a " +
                         net->type() + " (" + net->task() + ")");
+    if (!a->plot.empty()) {  // the plot must not land among the frames it scores
+      const std::filesystem::path data = std::filesystem::weakly_canonical(a->data), plot = std::filesystem::weakly_canonical(a->plot);
+      if (std::mismatch(data.begin(), data.end(), plot.begin(), plot.end()).first == data.end())
+        throw ConfigError("--plot '" + a->plot + "' is inside --data '" + a->data + "': it could replace a frame; write it elsewhere");
+    }
     recipes::EvalReport report = recipes::evaluator_for(net->task(), *net)(*net, req);
     if (a->json) std::cout << report.json.dump(2) << std::endl;
     else std::cout << report.table << std::flush;

@@ -69,7 +69,7 @@ class CycleGanRecipe : public Recipe {
     };
     // recipe.ema: an exponential moving average of each generator's weights, which validation,
     // the saved generators and apply/export use (as ESRGAN's generator; the discriminators have none).
-    const double ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
+    const double ema = read_ema(rc);
     TrainedNetOptions ab = options("generator_ab", "g"), ba = options("generator_ba", "g");
     ab.ema = ba.ema = ema;
     gab_ = std::make_unique<TrainedNet>(gab, rc, ab, total, device_, "networks.generator");

@@ -53,7 +53,7 @@ class GanRecipe : public Recipe {
     TrainedNetOptions go, co;
     go.precision = co.precision = precision_;
     go.optimizer_key = "optimizer_g", go.scheduler_key = "scheduler_g", go.default_optimizer = def.opt_g;
-    go.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
+    go.ema = read_ema(rc);
     go.state_net = "generator", go.state_optimizer = "optimizer_g";
     co.optimizer_key = "optimizer_d", co.scheduler_key = "scheduler_d", co.default_optimizer = def.opt_d;
     co.state_net = "critic", co.state_optimizer = "optimizer_d";

@@ -90,7 +90,7 @@ class SrGanRecipe : public Recipe {
     TrainedNetOptions go, dopt;
     go.precision = dopt.precision = precision_;
     go.optimizer_key = "optimizer_g", go.scheduler_key = "scheduler_g", go.default_optimizer = def.optimizer;
-    go.ema = rc.get<double>("ema", def.ema, 0.0, 1.0);
+    go.ema = read_ema(rc, def.ema);
     go.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
     go.state_net = "generator", go.state_optimizer = "optimizer_g";
     dopt.optimizer_key = "optimizer_d", dopt.scheduler_key = "scheduler_d", dopt.default_optimizer = def.optimizer;

@@ -89,8 +89,16 @@ std::string Precision::summary() const {
   return s;
 }
 
+double read_ema(Cfg& rc, double default_decay) {
+  const double decay = rc.get<double>("ema", default_decay, 0.0, 1.0);
+  if (decay >= 1.0)
+    rc.fail("ema", "is 1: the average would never leave the initial weights, which validation would score and the checkpoint "
+                   "save; use a decay below 1 (e.g. 0.999), or 0 for none");
+  return decay;
+}
+
 TrainedNetOptions read_net_options(Cfg& rc, PrecisionPtr precision, TrainedNetOptions base) {
-  base.ema = rc.get<double>("ema", 0.0, 0.0, 1.0);
+  base.ema = read_ema(rc);
   base.grad_clip = rc.get<double>("grad_clip", 0.0, 0.0, 1e9);
   base.precision = std::move(precision);
   return base;

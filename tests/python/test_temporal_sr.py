@@ -78,6 +78,9 @@ check(bad.returncode != 0 and "--plot" in bad.stderr and "p.txt" in bad.stderr, 
 bad = subprocess.run([a.tessera, "eval", "--checkpoint", temporal, "--data", os.path.join(a.data, "val"), "--plot", plot],
                      capture_output=True, text=True)
 check(bad.returncode != 0 and "holds no frame sequences" in bad.stderr, "--plot on a folder of still images is refused")
+inside = os.path.join(val, sorted(os.listdir(val))[0], "plot.png")
+bad = subprocess.run([a.tessera, "eval", "--checkpoint", temporal, "--data", val, "--plot", inside], capture_output=True, text=True)
+check(bad.returncode == 2 and "is inside --data" in bad.stderr and not os.path.exists(inside), "--plot inside the scored data is refused")
 with open(os.path.join(a.work, "gen.yaml"), "w") as f:
     f.write("{type: dcgan_generator, image_size: 16}")
 run([a.helper, "init", os.path.join(a.work, "gen.yaml"), os.path.join(a.work, "gen.safetensors")])

@@ -269,6 +269,10 @@ TEST_CASE("CycleGAN generators run in tessera apply on any image size and refuse
   r = test::run_cli({"train", cfg("cyclegan/cyclegan_smoke.yaml"), "--run-dir", (dir / "bad").string(), "data.train.crop=30"}, test::source_dir());
   REQUIRE(r.exit_code != 0);
   REQUIRE_THAT(r.output, Contains("data.train.crop") && Contains("multiple of 4"));
+  r = test::run_cli({"train", cfg("cyclegan/cyclegan_smoke.yaml"), "--run-dir", (dir / "bad_ema").string(), "recipe.ema=1"}, test::source_dir());
+  REQUIRE(r.exit_code == 2);
+  REQUIRE_THAT(r.output, Contains("recipe.ema") && Contains("never leave the initial weights"));
+  REQUIRE(!fs::exists(dir / "bad_ema/checkpoints"));
   r = test::run_cli({"train", cfg("cyclegan/cyclegan_smoke.yaml"), "--run-dir", (dir / "bad2").string(),
                      "data.train={type: sr_folder, hr_dir: " + (test::data_dir() / "train").string() + ", scale: 2, patch_size: 16}"},
                     test::source_dir());

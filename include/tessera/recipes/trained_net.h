@@ -73,6 +73,9 @@ struct TrainedNetOptions {
 // `base` with the `ema` and `grad_clip` keys of a recipe section read and `precision` set: what a
 // recipe of one trained network (sr, style, temporal_sr) passes to TrainedNet.
 TrainedNetOptions read_net_options(Cfg& recipe_cfg, PrecisionPtr precision, TrainedNetOptions base = {});
+// The section's `ema` decay in [0, 1): 1 is refused, naming the key (the average would stay the
+// initial weights, and they would be what validation scores and the checkpoint saves).
+double read_ema(Cfg& recipe_cfg, double default_decay = 0.0);
 
 class TrainedNet {
  public:
