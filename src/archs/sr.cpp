@@ -30,9 +30,9 @@ EspcnImpl::EspcnImpl(EspcnOptions o) : opt(std::move(o)) {
 }
 torch::Tensor EspcnImpl::act(const torch::Tensor& x) const { return opt.activation == "tanh" ? torch::tanh(x) : torch::relu(x); }
 torch::Tensor EspcnImpl::forward(torch::Tensor x) {
-  if (!torch::GradMode::is_enabled()) {  // inference: oneDNN-fused conv + activation
+  if (!torch::GradMode::is_enabled()) {  // inference: fused conv + activation, one copy for the shuffle
     x = nn::conv_act(*conv2, nn::conv_act(*conv1, x, opt.activation), opt.activation);
-    return shuffle(conv3(x));
+    return nn::pixel_shuffle_contiguous(conv3(x), opt.scale);
   }
   x = act(conv1(x));
   x = act(conv2(x));
@@ -52,6 +52,11 @@ torch::Tensor ResidualBlockNoBNImpl::forward(const torch::Tensor& x) {
   torch::Tensor r = conv2(torch::relu(conv1(x)));
   return res_scale == 1.0 ? x + r : ops::scale_add(x, r, res_scale);
 }
+torch::Tensor ResidualBlockNoBNImpl::forward_into(torch::Tensor x) {
+  TORCH_CHECK(!torch::GradMode::is_enabled(), "ResidualBlockNoBN::forward_into is for inference");
+  if (res_scale != 1.0) return forward(x);
+  return nn::conv_add_(*conv2, nn::conv_act(*conv1, x, "relu"), x);
+}
 EdsrImpl::EdsrImpl(EdsrOptions o) : opt(std::move(o)) {
   mean = mean_tensor(opt.rgb_mean, opt.channels);
   conv_first = register_module("conv_first", nn::conv(opt.channels, opt.num_feat));
@@ -65,8 +70,20 @@ EdsrImpl::EdsrImpl(EdsrOptions o) : opt(std::move(o)) {
 torch::Tensor EdsrImpl::forward(torch::Tensor x) {
   torch::Tensor m = mean.to(x.device(), x.scalar_type());
   x = (x - m) * opt.img_range;
-  x = conv_first(x);
-  torch::Tensor res = nn::conv_add(*conv_after_body, opt.num_block > 0 ? body->forward(x) : x, x);
+  x = nn::conv_act(*conv_first, x, "none");
+  torch::Tensor res;
+  if (!torch::GradMode::is_enabled() && opt.num_block > 0) {
+    // Inference: blocks after the first write over their input (the first's is the global skip),
+    // and the global skip is added in place too: no copy of a full-resolution residual.
+    torch::Tensor h = x;
+    for (size_t i = 0; i < body->size(); ++i) {
+      auto& block = *body->ptr<ResidualBlockNoBNImpl>(i);
+      h = i == 0 ? block.forward(h) : block.forward_into(h);
+    }
+    res = nn::conv_add_(*conv_after_body, h, x);
+  } else {
+    res = nn::conv_add(*conv_after_body, opt.num_block > 0 ? body->forward(x) : x, x);
+  }
   x = conv_last(upsample->forward(res));
   return x / opt.img_range + m;
 }

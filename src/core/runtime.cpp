@@ -5,6 +5,10 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <malloc.h>
+
+#include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -54,6 +58,15 @@ static CpuFeatures read_cpu_features() {
   f.amx_tile = has("amx_tile");
   f.onednn_bf16 = (has("avx512bw") && has("avx512vl") && has("avx512dq")) || has("avx_ne_convert");
   return f;
+}
+
+void keep_freed_memory() {
+  const char* env = std::getenv("TESSERA_KEEP_FREED_MEMORY");
+  if (env != nullptr && std::string(env) == "0") return;
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_MAX, 0);                // no per-allocation mmap: large blocks come from the heap
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);  // and freed ones stay there for the next allocation
+#endif
 }
 
 CpuFeatures cpu_features() {

@@ -93,11 +93,14 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, bool bias) {
 namespace {
 
 // oneDNN's pointwise-fused convolutions (registered by LibTorch's CPU library for inductor).
-const std::optional<c10::OperatorHandle>& pointwise_op(bool binary) {
+enum class Pointwise { unary, binary, binary_inplace };
+const std::optional<c10::OperatorHandle>& pointwise_op(Pointwise kind) {
   static const std::optional<c10::OperatorHandle> unary = c10::Dispatcher::singleton().findOp({"mkldnn::_convolution_pointwise", ""});
   static const std::optional<c10::OperatorHandle> with_other =
       c10::Dispatcher::singleton().findOp({"mkldnn::_convolution_pointwise", "binary"});
-  return binary ? with_other : unary;
+  static const std::optional<c10::OperatorHandle> into_other =
+      c10::Dispatcher::singleton().findOp({"mkldnn::_convolution_pointwise_", "binary"});
+  return kind == Pointwise::unary ? unary : kind == Pointwise::binary ? with_other : into_other;
 }
 
 std::vector<int64_t> padding_of(const torch::nn::detail::ConvNdOptions<2>& o) {
@@ -110,7 +113,8 @@ c10::IValue no_scalars() { return c10::List<std::optional<c10::Scalar>>(); }
 }  // namespace
 
 bool conv_fusable(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
-  static const bool available = at::hasMKLDNN() && pointwise_op(false) && pointwise_op(true);
+  static const bool available =
+      at::hasMKLDNN() && pointwise_op(Pointwise::unary) && pointwise_op(Pointwise::binary) && pointwise_op(Pointwise::binary_inplace);
   static const bool bf16 = cpu_features().onednn_bf16;  // (the fused op refuses bf16 elsewhere)
   const auto& o = conv.options;
   return available && !torch::GradMode::is_enabled() && x.device().is_cpu() && x.dim() == 4 &&
@@ -131,8 +135,25 @@ static void push_conv(torch::jit::Stack& stack, const torch::nn::Conv2dImpl& con
   stack.emplace_back(o.groups());
 }
 
+bool stem_conv_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  const auto& o = conv.options;
+  if (torch::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() != 4 || x.scalar_type() != torch::kFloat32 ||
+      conv.weight.scalar_type() != torch::kFloat32 || o.groups() != 1 || o.in_channels() > ops::kStemConvMaxChannels ||
+      o.out_channels() < 8 || !std::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) ||
+      !std::holds_alternative<torch::ExpandingArray<2>>(o.padding()))
+    return false;
+  const int64_t k = o.kernel_size()->at(0);
+  const auto pad = padding_of(o);
+  return k % 2 == 1 && o.kernel_size()->at(1) == k && pad[0] == k / 2 && pad[1] == k / 2 && o.stride()->at(0) == 1 &&
+         o.stride()->at(1) == 1 && o.dilation()->at(0) == 1 && o.dilation()->at(1) == 1;
+}
+
 torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const std::string& activation) {
-  TORCH_CHECK(activation == "relu" || activation == "tanh", "conv_act: activation must be relu or tanh, got ", activation);
+  TORCH_CHECK(activation == "none" || activation == "relu" || activation == "tanh",
+              "conv_act: activation must be none, relu or tanh, got ", activation);
+  if (stem_conv_fits(conv, x))
+    return ops::stem_conv(x, conv.weight, conv.options.bias() ? c10::optional<at::Tensor>(conv.bias) : c10::nullopt, activation);
+  if (activation == "none") return conv.forward(x);
   if (!conv_fusable(conv, x)) {
     torch::Tensor y = conv.forward(x);
     return activation == "tanh" ? torch::tanh_(y) : torch::relu_(y);
@@ -142,21 +163,49 @@ torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, cons
   stack.emplace_back(activation);      // unary_attr
   stack.emplace_back(no_scalars());    // unary_scalars
   stack.emplace_back(std::string());   // unary_algorithm
-  pointwise_op(false)->callBoxed(&stack);
+  pointwise_op(Pointwise::unary)->callBoxed(&stack);
   return stack[0].toTensor();
 }
 
-torch::Tensor conv_add(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const torch::Tensor& residual) {
-  if (!conv_fusable(conv, x) || residual.scalar_type() != x.scalar_type()) return conv.forward(x) + residual;
-  torch::jit::Stack stack{x, residual};
+namespace {
+// The binary pointwise ops' arguments after the convolution's: an add, nothing after it.
+torch::Tensor call_binary_add(Pointwise kind, torch::jit::Stack stack, torch::nn::Conv2dImpl& conv) {
   push_conv(stack, conv);
   stack.emplace_back(std::string("add"));  // binary_attr
   stack.emplace_back(c10::IValue());       // alpha
   stack.emplace_back(c10::IValue());       // unary_attr
   stack.emplace_back(no_scalars());
   stack.emplace_back(c10::IValue());       // unary_algorithm
-  pointwise_op(true)->callBoxed(&stack);
+  pointwise_op(kind)->callBoxed(&stack);
   return stack[0].toTensor();
+}
+}  // namespace
+
+torch::Tensor conv_add(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const torch::Tensor& residual) {
+  if (!conv_fusable(conv, x) || residual.scalar_type() != x.scalar_type()) return conv.forward(x) + residual;
+  return call_binary_add(Pointwise::binary, {x, residual}, conv);
+}
+
+torch::Tensor conv_add_(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, torch::Tensor residual) {
+  TORCH_CHECK(!residual.is_alias_of(x), "conv_add_: the residual must not share memory with the convolution's input");
+  if (!conv_fusable(conv, x) || residual.scalar_type() != x.scalar_type()) return residual.add_(conv.forward(x));
+  // oneDNN writes in the residual's own layout and shape: they have to be the convolution's.
+  const auto& o = conv.options;
+  const auto pad = padding_of(o);
+  std::vector<int64_t> out{x.size(0), o.out_channels()};
+  for (int d = 0; d < 2; ++d)
+    out.push_back((x.size(2 + d) + 2 * pad[d] - o.dilation()->at(d) * (o.kernel_size()->at(d) - 1) - 1) / o.stride()->at(d) + 1);
+  if (residual.sizes() != at::IntArrayRef(out) || !residual.is_contiguous(x.suggest_memory_format()))
+    return residual.add_(conv.forward(x));
+  return call_binary_add(Pointwise::binary_inplace, {residual, x}, conv);
+}
+
+torch::Tensor pixel_shuffle_contiguous(const torch::Tensor& x, int64_t r) {
+  if (x.dim() != 4 || x.is_contiguous() || !x.is_contiguous(torch::MemoryFormat::ChannelsLast) || x.size(1) % (r * r) != 0)
+    return torch::pixel_shuffle(x, r).contiguous();
+  // Channels-last storage is [N][H][W][C][r][r]; the result's is [N][C][H][r][W][r]: one copy.
+  const int64_t n = x.size(0), c = x.size(1) / (r * r), h = x.size(2), w = x.size(3);
+  return x.permute({0, 2, 3, 1}).reshape({n, h, w, c, r, r}).permute({0, 3, 1, 4, 2, 5}).reshape({n, c, h * r, w * r}).contiguous();
 }
 
 bool valid_upscale(int64_t scale) { return scale == 3 || (scale >= 1 && (scale & (scale - 1)) == 0); }

@@ -234,6 +234,96 @@ TEST_CASE("docs/options.md is what tessera info --options prints", "[archs][opti
   REQUIRE(doc.str() == r.output);
 }
 
+TEST_CASE("each SR arch's inference path (fused, stem, in place, channels-last) equals its training forward", "[archs][inference]") {
+  torch::manual_seed(4);
+  for (const auto& y : kSmallArchs) {
+    INFO(y);
+    auto net = build(y);
+    randomise_bn(*net);
+    net->eval();
+    const torch::Tensor x = torch::rand({2, 3, 13, 17});
+    torch::Tensor ref;
+    {
+      torch::AutoGradMode on(true);
+      ref = net->forward(x).detach();
+    }
+    const auto opt = archs::prepare_for_inference(*net, {}, /*channels_last=*/true, /*bf16=*/false);
+    const torch::Tensor out = archs::run_image(*net, x[1], opt);  // as apply runs it
+    REQUIRE(out.sizes() == ref[1].sizes());
+    REQUIRE(out.is_contiguous());
+    REQUIRE((out - ref[1]).abs().max().item<float>() < 2e-5);
+    torch::NoGradGuard ng;  // a batch
+    REQUIRE((net->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)) - ref).abs().max().item<float>() < 2e-5);
+  }
+  // The stem kernel's widths: EDSR's and ESPCN's first layers at the sizes SR uses.
+  for (const std::string y : {"{type: espcn, scale: 3}", "{type: edsr, scale: 2, num_feat: 64, num_block: 2}"}) {
+    INFO(y);
+    auto net = build(y);
+    net->eval();
+    const torch::Tensor x = torch::rand({1, 3, 21, 30});
+    torch::Tensor ref;
+    {
+      torch::AutoGradMode on(true);
+      ref = net->forward(x).detach();
+    }
+    const auto opt = archs::prepare_for_inference(*net, {}, true, false);
+    REQUIRE((archs::run_image(*net, x, opt) - ref[0]).abs().max().item<float>() < 2e-5);
+  }
+}
+
+TEST_CASE("conv_add_ writes conv + residual over the residual; stem convolutions; pixel_shuffle_contiguous", "[archs][nn][fusion]") {
+  torch::manual_seed(1);
+  auto conv = nn::conv(8, 8, 3);
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  torch::Tensor x = torch::randn({2, 8, 11, 14}).contiguous(cl), r = torch::randn({2, 8, 11, 14}).contiguous(cl);
+  torch::Tensor ref;
+  {
+    torch::AutoGradMode on(true);
+    ref = (conv(x) + r).detach();
+  }
+  torch::NoGradGuard ng;
+  for (bool residual_cl : {true, false}) {
+    INFO("residual " << (residual_cl ? "channels-last" : "NCHW"));
+    torch::Tensor res = residual_cl ? r.clone(cl) : r.contiguous();
+    const void* storage = res.data_ptr();
+    torch::Tensor out = nn::conv_add_(*conv, x, res);
+    REQUIRE(out.data_ptr() == storage);  // written in place, whichever path
+    REQUIRE((out - ref).abs().max().item<float>() < 1e-5);
+    REQUIRE((res - ref).abs().max().item<float>() < 1e-5);
+  }
+  REQUIRE_THROWS_WITH(nn::conv_add_(*conv, x, x), Catch::Matchers::Contains("must not share memory"));
+
+  // Which convolutions take the stem kernel.
+  auto stem = nn::conv(3, 64, 5);
+  const torch::Tensor img = torch::rand({1, 3, 12, 12});
+  REQUIRE(nn::stem_conv_fits(*stem, img));
+  REQUIRE(!nn::stem_conv_fits(*nn::conv(5, 64, 3), torch::rand({1, 5, 12, 12})));  // too many inputs
+  REQUIRE(!nn::stem_conv_fits(*nn::conv(3, 3, 3), img));                           // too few outputs
+  REQUIRE(!nn::stem_conv_fits(*torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3).stride(2).padding(1)), img));
+  REQUIRE(!nn::stem_conv_fits(*torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3)), img));  // no padding
+  REQUIRE(!nn::stem_conv_fits(*stem, img.to(torch::kFloat64)));
+  {
+    torch::AutoGradMode on(true);
+    REQUIRE(!nn::stem_conv_fits(*stem, img));  // training keeps the differentiable convolution
+  }
+  for (const std::string act : {"none", "relu", "tanh"}) {
+    torch::Tensor want = stem(img);
+    want = act == "relu" ? torch::relu(want) : act == "tanh" ? torch::tanh(want) : want;
+    const torch::Tensor got = nn::conv_act(*stem, img, act);
+    REQUIRE(got.is_contiguous(cl));
+    REQUIRE((got - want).abs().max().item<float>() < 1e-5);
+  }
+
+  for (int64_t scale : {2, 3}) {
+    const torch::Tensor y = torch::randn({2, 5 * scale * scale, 4, 6});
+    for (const torch::Tensor& in : {y, y.contiguous(cl)}) {
+      const torch::Tensor s = nn::pixel_shuffle_contiguous(in, scale);
+      REQUIRE(s.is_contiguous());
+      REQUIRE(torch::equal(s, torch::pixel_shuffle(y, scale)));
+    }
+  }
+}
+
 TEST_CASE("oneDNN-fused conv + activation and conv + residual equal the composites", "[archs][nn][fusion]") {
   torch::manual_seed(0);
   for (int64_t k : {3, 5}) {

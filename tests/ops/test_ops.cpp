@@ -416,6 +416,60 @@ TEST_CASE("history_clamp: float64 finite differences, double backward, autocast,
   CHECK_THROWS_WITH(ops::history_clamp(hist, cur.to(torch::kFloat64)), Catch::Contains("one floating dtype"));
 }
 
+TEST_CASE("stem_conv equals conv2d + bias + activation in every build this CPU runs: kernels, channels, tails", "[ops][stem_conv]") {
+  // The builds up to the one ATen picks here (DEFAULT always; AVX2 and AVX512 where the CPU has them).
+  std::vector<std::string> builds{"DEFAULT"};
+  const std::string cap = at::get_cpu_capability();
+  if (cap == "AVX2" || cap == "AVX512") builds.push_back("AVX2");
+  if (cap == "AVX512") builds.push_back("AVX512");
+  torch::manual_seed(8);
+  for (const auto& build : builds) {
+    for (int64_t cin : {1, 3, 4}) {
+      for (int64_t k : {1, 3, 5, 9}) {
+        for (int64_t cout : {8, 27, 64}) {
+          // Widths below, at and past the register tile (6 or 12 pixels), batch 2, both layouts.
+          const int64_t w = 1 + (cin * 7 + k * 3 + cout) % 29;
+          torch::Tensor x = torch::randn({2, cin, 7, w});
+          if (cout == 27) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+          // Outputs spread over [-10, 10]: tanh's clamp and rational approximation are both exercised.
+          const torch::Tensor wt = torch::randn({cout, cin, k, k}) * (3.0 / std::sqrt(static_cast<double>(cin * k * k)));
+          const torch::Tensor b = torch::randn({cout});
+          for (const std::string act : {"none", "relu", "tanh"}) {
+            for (bool with_bias : {true, false}) {
+              INFO(build << " cin " << cin << " k " << k << " cout " << cout << " w " << w << " " << act << (with_bias ? " bias" : ""));
+              torch::Tensor want = torch::conv2d(x.to(torch::kFloat64), wt.to(torch::kFloat64),
+                                                 with_bias ? b.to(torch::kFloat64) : torch::Tensor(), 1, k / 2);
+              want = act == "relu" ? torch::relu(want) : act == "tanh" ? torch::tanh(want) : want;
+              const torch::Tensor got = ops::testing::stem_conv_build(build, x, wt, with_bias ? c10::optional<at::Tensor>(b) : c10::nullopt, act);
+              REQUIRE(got.is_contiguous(torch::MemoryFormat::ChannelsLast));
+              REQUIRE(got.scalar_type() == torch::kFloat32);
+              REQUIRE(max_err(got, want) < 1e-5);
+            }
+          }
+        }
+      }
+    }
+    // tanh alone (a 1x1 identity convolution): the rational approximation is within 5e-7 of tanh,
+    // across the clamp at +-7.9 and the x < 4e-4 branch.
+    INFO(build << " tanh");
+    const torch::Tensor t = torch::cat({torch::linspace(-12, 12, 24001), torch::logspace(-9, 0, 200), -torch::logspace(-9, 0, 200)});
+    const torch::Tensor img = t.view({1, 1, 1, -1});
+    const torch::Tensor eye = torch::ones({8, 1, 1, 1});
+    const torch::Tensor got = ops::testing::stem_conv_build(build, img, eye, c10::nullopt, "tanh");
+    REQUIRE(max_err(got, torch::tanh(img.to(torch::kFloat64)).expand({1, 8, 1, img.size(3)})) < 5e-7);
+  }
+  // The build this machine picks is the one stem_conv runs.
+  const torch::Tensor x = torch::rand({1, 3, 9, 9}), wt = torch::randn({16, 3, 3, 3});
+  REQUIRE(torch::equal(ops::stem_conv(x, wt, c10::nullopt, "relu"), ops::testing::stem_conv_build(builds.back(), x, wt, c10::nullopt, "relu")));
+  // Bad inputs name the problem.
+  REQUIRE_THROWS_WITH(ops::stem_conv(torch::rand({1, 5, 9, 9}), torch::randn({16, 5, 3, 3}), c10::nullopt),
+                      Catch::Matchers::Contains("1 to 4 input channels"));
+  REQUIRE_THROWS_WITH(ops::stem_conv(x, torch::randn({16, 3, 2, 2}), c10::nullopt), Catch::Matchers::Contains("odd k"));
+  REQUIRE_THROWS_WITH(ops::stem_conv(x.to(torch::kFloat64), wt, c10::nullopt), Catch::Matchers::Contains("float32 CPU input"));
+  REQUIRE_THROWS_WITH(ops::stem_conv(x, wt, torch::zeros({15})), Catch::Matchers::Contains("bias [16]"));
+  REQUIRE_THROWS_WITH(ops::stem_conv(x, wt, c10::nullopt, "gelu"), Catch::Matchers::Contains("none, relu or tanh"));
+}
+
 TEST_CASE("ops refuse bad inputs with messages naming the op and the problem", "[ops]") {
   CHECK_THROWS_WITH(ops::gram(torch::randn({4, 4})), Catch::Contains("tessera::gram") && Catch::Contains("[N, C, H, W]"));
   CHECK_THROWS_WITH(ops::gram(torch::ones({1, 2, 3, 3}, torch::kInt64)), Catch::Contains("floating-point"));

@@ -60,6 +60,8 @@ class ResidualBlockNoBNImpl : public torch::nn::Module {
  public:
   ResidualBlockNoBNImpl(int64_t feat, double res_scale);
   torch::Tensor forward(const torch::Tensor& x);
+  // Inference: the same, with the output written over x (nothing else may still need x).
+  torch::Tensor forward_into(torch::Tensor x);
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   double res_scale;
 };

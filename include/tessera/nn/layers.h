@@ -57,14 +57,27 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel = 3, bool bias = 
 // With `prelu`, each stage ends in a PReLU (SRResNet).
 torch::nn::Sequential pixel_shuffle_upsampler(int64_t scale, int64_t features, bool prelu = false);
 
-// conv(x) then an activation ("relu" or "tanh"), and conv(x) + residual: fused by oneDNN (one pass
+// conv(x) then an activation ("none", "relu" or "tanh"), and conv(x) + residual: fused by oneDNN (one pass
 // over the output instead of two or three) on CPU when no gradient is being recorded, else the
-// plain composite. Results are equal (the same convolution; the activation or add is applied to
-// its output in registers).
+// plain composite. Results are equal up to float rounding (the same convolution; the activation or
+// add is applied to its output in registers). A first layer over 1-4 channels takes
+// ops::stem_conv instead (stem_conv_fits).
 torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const std::string& activation);
 torch::Tensor conv_add(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const torch::Tensor& residual);
+// conv(x) + residual written over `residual` (returned): for inference, where the residual is dead
+// after the add. oneDNN then accumulates into it instead of copying it into a fresh output first
+// (EDSR's residual block: 265 -> 193 ms at 960x540, docs/benchmarks.md). `residual` must not
+// alias `x`, and nothing else may still need its old values.
+torch::Tensor conv_add_(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, torch::Tensor residual);
 // Whether the fused path would be taken for this input and convolution (for tests and benchmarks).
 bool conv_fusable(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
+// Whether conv_act takes ops::stem_conv (a first layer over 1-4 input channels, at least 8 output
+// channels, stride 1, 'same' zero padding, float32 inference on CPU) instead.
+bool stem_conv_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
+
+// pixel_shuffle(x, r).contiguous(): the NCHW result in one copy from a channels-last x, where
+// PixelShuffle keeps channels-last and the conversion copies again (a network's last op).
+torch::Tensor pixel_shuffle_contiguous(const torch::Tensor& x, int64_t r);
 
 // True for 2^n and 3.
 bool valid_upscale(int64_t scale);

@@ -57,6 +57,17 @@ at::Tensor warp_catmull_rom(const at::Tensor& image, const at::Tensor& flow);
 // to RGB. Differentiable in both (the composite's gradient). Autocast: float32.
 at::Tensor history_clamp(const at::Tensor& history, const at::Tensor& current, int64_t radius = 1);
 
+// Inference only (no autograd, CPU, float32): a stride-1 convolution with zero padding k / 2 (odd
+// square kernel k) of an input of 1 to kStemConvMaxChannels channels, then the bias and "none",
+// "relu" or "tanh", applied in registers; the result is channels-last [N, Cout, H, W], the input
+// may be either layout. The first layer of the SR networks, which oneDNN runs at a fraction of its
+// speed on wider layers (too little reduction per output for its GEMM-shaped kernels); a direct
+// kernel per instruction set (src/ops/stem_conv). Not a dispatcher op: tessera's layers call it
+// (nn::conv_act), with at::conv2d as the reference.
+constexpr int64_t kStemConvMaxChannels = 4;
+at::Tensor stem_conv(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                     const std::string& activation = "none");
+
 // Hooks for tests.
 namespace testing {
 // tessera::gram on CPU with the float32 panel kernel's width forced to `panel` rows (8 or 16;
@@ -66,6 +77,10 @@ at::Tensor gram_cpu_panel(const at::Tensor& features, int64_t panel);
 // How many threads at::parallel_for gives the CPU kernels (of the instruction set this machine
 // picks) right now: at::get_num_threads() when the kernels were built with OpenMP, 1 otherwise.
 int64_t kernel_threads();
+// ops::stem_conv on the kernel built for `capability` ("DEFAULT", "AVX2", "AVX512"), whatever this
+// machine would pick; the caller makes sure the CPU has the instructions.
+at::Tensor stem_conv_build(const std::string& capability, const at::Tensor& x, const at::Tensor& weight,
+                           const c10::optional<at::Tensor>& bias, const std::string& activation);
 }  // namespace testing
 
 // The plain-ATen composites each op is tested against.
