@@ -32,7 +32,7 @@ torch::Tensor EspcnImpl::act(const torch::Tensor& x) const { return opt.activati
 torch::Tensor EspcnImpl::forward(torch::Tensor x) {
   if (!torch::GradMode::is_enabled()) {  // inference: fused conv + activation, one copy for the shuffle
     x = nn::conv_act(*conv2, nn::conv_act(*conv1, x, opt.activation), opt.activation);
-    return nn::pixel_shuffle_contiguous(conv3(x), opt.scale);
+    return nn::pixel_shuffle_contiguous(nn::conv_act(*conv3, x, "none"), opt.scale);
   }
   x = act(conv1(x));
   x = act(conv2(x));
@@ -84,7 +84,7 @@ torch::Tensor EdsrImpl::forward(torch::Tensor x) {
   } else {
     res = nn::conv_add(*conv_after_body, opt.num_block > 0 ? body->forward(x) : x, x);
   }
-  x = conv_last(upsample->forward(res));
+  x = nn::conv_act(*conv_last, nn::forward_convs_fast(upsample, res), "none");
   return x / opt.img_range + m;
 }
 

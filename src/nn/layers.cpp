@@ -7,6 +7,8 @@
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <cstdlib>
+
 namespace tessera::nn {
 
 WnConv2dImpl::WnConv2dImpl(int64_t in, int64_t out, int64_t kernel, bool with_bias) : kernel_(kernel) {
@@ -148,11 +150,32 @@ bool stem_conv_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
          o.stride()->at(1) == 1 && o.dilation()->at(0) == 1 && o.dilation()->at(1) == 1;
 }
 
+bool winograd_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  static const bool enabled = [] {
+    const char* env = std::getenv("TESSERA_WINOGRAD");
+    return env == nullptr || std::string(env) != "0";
+  }();
+  const auto& o = conv.options;
+  if (!enabled || torch::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() != 4 || x.scalar_type() != torch::kFloat32 ||
+      conv.weight.scalar_type() != torch::kFloat32 || o.groups() != 1 || o.in_channels() < 8 ||
+      !std::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) || !std::holds_alternative<torch::ExpandingArray<2>>(o.padding()))
+    return false;
+  const auto pad = padding_of(o);
+  return o.kernel_size()->at(0) == 3 && o.kernel_size()->at(1) == 3 && pad[0] == 1 && pad[1] == 1 && o.stride()->at(0) == 1 &&
+         o.stride()->at(1) == 1 && o.dilation()->at(0) == 1 && o.dilation()->at(1) == 1;
+}
+
+namespace {
+c10::optional<at::Tensor> bias_of(const torch::nn::Conv2dImpl& conv) {
+  return conv.options.bias() ? c10::optional<at::Tensor>(conv.bias) : c10::nullopt;
+}
+}  // namespace
+
 torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const std::string& activation) {
   TORCH_CHECK(activation == "none" || activation == "relu" || activation == "tanh",
               "conv_act: activation must be none, relu or tanh, got ", activation);
-  if (stem_conv_fits(conv, x))
-    return ops::stem_conv(x, conv.weight, conv.options.bias() ? c10::optional<at::Tensor>(conv.bias) : c10::nullopt, activation);
+  if (stem_conv_fits(conv, x)) return ops::stem_conv(x, conv.weight, bias_of(conv), activation);
+  if (winograd_fits(conv, x)) return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), activation);
   if (activation == "none") return conv.forward(x);
   if (!conv_fusable(conv, x)) {
     torch::Tensor y = conv.forward(x);
@@ -182,12 +205,19 @@ torch::Tensor call_binary_add(Pointwise kind, torch::jit::Stack stack, torch::nn
 }  // namespace
 
 torch::Tensor conv_add(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const torch::Tensor& residual) {
+  if (winograd_fits(conv, x) && residual.scalar_type() == torch::kFloat32 &&
+      residual.sizes() == at::IntArrayRef({x.size(0), conv.options.out_channels(), x.size(2), x.size(3)}))
+    return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), "none", residual);
   if (!conv_fusable(conv, x) || residual.scalar_type() != x.scalar_type()) return conv.forward(x) + residual;
   return call_binary_add(Pointwise::binary, {x, residual}, conv);
 }
 
 torch::Tensor conv_add_(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, torch::Tensor residual) {
   TORCH_CHECK(!residual.is_alias_of(x), "conv_add_: the residual must not share memory with the convolution's input");
+  if (winograd_fits(conv, x) && residual.scalar_type() == torch::kFloat32 &&
+      residual.sizes() == at::IntArrayRef({x.size(0), conv.options.out_channels(), x.size(2), x.size(3)}) &&
+      residual.is_contiguous(torch::MemoryFormat::ChannelsLast))
+    return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), "none", residual, /*into_residual=*/true);
   if (!conv_fusable(conv, x) || residual.scalar_type() != x.scalar_type()) return residual.add_(conv.forward(x));
   // oneDNN writes in the residual's own layout and shape: they have to be the convolution's.
   const auto& o = conv.options;
@@ -198,6 +228,14 @@ torch::Tensor conv_add_(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, tor
   if (residual.sizes() != at::IntArrayRef(out) || !residual.is_contiguous(x.suggest_memory_format()))
     return residual.add_(conv.forward(x));
   return call_binary_add(Pointwise::binary_inplace, {residual, x}, conv);
+}
+
+torch::Tensor forward_convs_fast(torch::nn::Sequential& seq, torch::Tensor x) {
+  for (auto& m : *seq) {
+    if (auto* c = m.ptr()->as<torch::nn::Conv2dImpl>()) x = conv_act(*c, x, "none");
+    else x = m.forward(x);
+  }
+  return x;
 }
 
 torch::Tensor pixel_shuffle_contiguous(const torch::Tensor& x, int64_t r) {

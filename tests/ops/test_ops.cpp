@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <numeric>
 
 #include "../support/support.h"
@@ -468,6 +469,53 @@ TEST_CASE("stem_conv equals conv2d + bias + activation in every build this CPU r
   REQUIRE_THROWS_WITH(ops::stem_conv(x.to(torch::kFloat64), wt, c10::nullopt), Catch::Matchers::Contains("float32 CPU input"));
   REQUIRE_THROWS_WITH(ops::stem_conv(x, wt, torch::zeros({15})), Catch::Matchers::Contains("bias [16]"));
   REQUIRE_THROWS_WITH(ops::stem_conv(x, wt, c10::nullopt, "gelu"), Catch::Matchers::Contains("none, relu or tanh"));
+}
+
+TEST_CASE("winograd_conv3x3 equals conv2d + bias (+ residual) + activation in every build this CPU runs", "[ops][winograd]") {
+  std::vector<std::string> builds{"DEFAULT"};
+  const std::string cap = at::get_cpu_capability();
+  if (cap == "AVX2" || cap == "AVX512") builds.push_back("AVX2");
+  if (cap == "AVX512") builds.push_back("AVX512");
+  torch::manual_seed(9);
+  for (const auto& build : builds) {
+    // Channel counts on and off the vector width, sizes on and off the 4x4 blocks and the runs of
+    // blocks (12 or 24 per unit), a batch, both input layouts.
+    for (const auto& [cin, cout, h, w] : std::vector<std::array<int64_t, 4>>{
+             {8, 8, 4, 4}, {16, 64, 9, 7}, {64, 64, 13, 103}, {64, 32, 5, 50}, {32, 27, 11, 13}, {13, 3, 6, 98}, {64, 256, 8, 9}}) {
+      torch::Tensor x = torch::randn({2, cin, h, w});
+      if (cout % 2 == 0) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      const torch::Tensor wt = torch::randn({cout, cin, 3, 3}) / std::sqrt(9.0 * static_cast<double>(cin));
+      const torch::Tensor b = torch::randn({cout}), r = torch::randn({2, cout, h, w});
+      const torch::Tensor conv = torch::conv2d(x.to(torch::kFloat64), wt.to(torch::kFloat64), b.to(torch::kFloat64), 1, 1);
+      for (const std::string act : {"none", "relu", "tanh"}) {
+        for (bool with_residual : {false, true}) {
+          INFO(build << " " << cin << "->" << cout << " " << h << "x" << w << " " << act << (with_residual ? " + residual" : ""));
+          const torch::Tensor sum = with_residual ? conv + r.to(torch::kFloat64) : conv;
+          const torch::Tensor want = act == "relu" ? torch::relu(sum) : act == "tanh" ? torch::tanh(sum) : sum;
+          const torch::Tensor got = ops::testing::winograd_conv3x3_build(build, x, wt, b, act, with_residual ? c10::optional<at::Tensor>(r) : c10::nullopt);
+          REQUIRE(got.is_contiguous(torch::MemoryFormat::ChannelsLast));
+          // F(4x4, 3x3) in float32: within 1e-5 of the sums' largest magnitude (a direct float32
+          // convolution: about 1e-6; the transforms' factors of 4, 5 and 8 cost about a digit).
+          REQUIRE(max_err(got, want) < 1e-5 * sum.abs().max().item<double>());
+        }
+      }
+    }
+  }
+  // The build this machine picks; the residual overwritten in place; no bias.
+  const torch::Tensor x = torch::randn({1, 16, 10, 11}).contiguous(torch::MemoryFormat::ChannelsLast);
+  const torch::Tensor wt = torch::randn({16, 16, 3, 3}) * 0.1;
+  const torch::Tensor r = torch::randn({1, 16, 10, 11}).contiguous(torch::MemoryFormat::ChannelsLast);
+  const torch::Tensor want = torch::conv2d(x, wt, {}, 1, 1) + r;
+  torch::Tensor into = r.clone(torch::MemoryFormat::ChannelsLast);
+  const torch::Tensor got = ops::winograd_conv3x3(x, wt, c10::nullopt, "none", into, true);
+  REQUIRE(got.data_ptr() == into.data_ptr());
+  REQUIRE(max_err(into, want) < 1e-5 * want.abs().max().item<double>());
+  REQUIRE(torch::equal(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", r), ops::testing::winograd_conv3x3_build(builds.back(), x, wt, c10::nullopt, "none", r)));
+  // Bad inputs name the problem.
+  REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, torch::randn({16, 16, 5, 5}), c10::nullopt), Catch::Matchers::Contains("[Cout, 16, 3, 3]"));
+  REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", torch::zeros({1, 16, 10, 10})), Catch::Matchers::Contains("residual [1, 16, 10, 11]"));
+  REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", x, true), Catch::Matchers::Contains("apart from the input"));
+  REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", r.contiguous(), true), Catch::Matchers::Contains("channels-last residual"));
 }
 
 TEST_CASE("ops refuse bad inputs with messages naming the op and the problem", "[ops]") {

@@ -74,6 +74,13 @@ bool conv_fusable(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
 // Whether conv_act takes ops::stem_conv (a first layer over 1-4 input channels, at least 8 output
 // channels, stride 1, 'same' zero padding, float32 inference on CPU) instead.
 bool stem_conv_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
+// Whether conv_act, conv_add and conv_add_ take ops::winograd_conv3x3 (3x3, stride 1, padding 1,
+// at least 8 input channels, float32 inference on CPU), unless TESSERA_WINOGRAD=0.
+bool winograd_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
+
+// seq->forward(x) with each Conv2d run by conv_act(.., "none"): the stem and Winograd kernels where
+// they fit (inference), the module's own forward elsewhere.
+torch::Tensor forward_convs_fast(torch::nn::Sequential& seq, torch::Tensor x);
 
 // pixel_shuffle(x, r).contiguous(): the NCHW result in one copy from a channels-last x, where
 // PixelShuffle keeps channels-last and the conversion copies again (a network's last op).

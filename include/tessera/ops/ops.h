@@ -68,6 +68,17 @@ constexpr int64_t kStemConvMaxChannels = 4;
 at::Tensor stem_conv(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                      const std::string& activation = "none");
 
+// Inference only (no autograd, CPU, float32): a 3x3 convolution, stride 1, zero padding 1, by
+// Winograd's F(4x4, 3x3) (2.25 multiply-adds per output and input channel instead of 9), then the
+// bias, an optional residual [N, Cout, H, W] and "none", "relu" or "tanh" (of the sum), in one pass;
+// channels-last result, or written over the residual (into_residual: a channels-last residual that
+// does not share the input's memory). Results differ from a direct convolution by float rounding
+// only: about 1e-6 of the outputs' scale (tests/ops). The body of tessera's SR networks
+// (nn::conv_act, nn::conv_add_); src/ops/winograd.
+at::Tensor winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                            const std::string& activation = "none", const c10::optional<at::Tensor>& residual = c10::nullopt,
+                            bool into_residual = false);
+
 // Hooks for tests.
 namespace testing {
 // tessera::gram on CPU with the float32 panel kernel's width forced to `panel` rows (8 or 16;
@@ -81,6 +92,10 @@ int64_t kernel_threads();
 // machine would pick; the caller makes sure the CPU has the instructions.
 at::Tensor stem_conv_build(const std::string& capability, const at::Tensor& x, const at::Tensor& weight,
                            const c10::optional<at::Tensor>& bias, const std::string& activation);
+// The same for ops::winograd_conv3x3.
+at::Tensor winograd_conv3x3_build(const std::string& capability, const at::Tensor& x, const at::Tensor& weight,
+                                  const c10::optional<at::Tensor>& bias, const std::string& activation,
+                                  const c10::optional<at::Tensor>& residual);
 }  // namespace testing
 
 // The plain-ATen composites each op is tested against.

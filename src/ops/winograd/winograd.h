@@ -1,0 +1,30 @@
+// The Winograd convolution's pieces shared by its wrapper and its kernels (private to src/ops/winograd).
+#pragma once
+#include <cstdint>
+
+#include "../cpu_dispatch.h"
+
+namespace tessera::ops::winograd_detail {
+
+enum class Activation { none, relu, tanh };
+
+// Output channels are computed in blocks of this many vectors (the transformed weights are
+// zero-padded to whole blocks).
+constexpr int64_t kBlockVectors = 2;
+
+struct Problem {
+  const float* input;     // [N][H][W][Cin], channels-last
+  const float* weight;    // [36][Cin][Cpad]: G g G^T for each of the 6x6 positions, zero past Cout
+  const float* bias;      // [Cpad]
+  const float* residual;  // [N][H][W][Cout] added to the convolution, or null; may be `output`
+  float* output;          // [N][H][W][Cout], channels-last
+  int64_t n, h, w, cin, cout, cpad;
+  Activation activation;  // of conv + bias (+ residual)
+};
+
+}  // namespace tessera::ops::winograd_detail
+
+// The CPU loops (cpu/winograd_kernel.cpp, one build per instruction set), and the floats in one of
+// that build's vectors.
+TESSERA_CPU_KERNEL_DECL(void winograd_conv3x3(const ::tessera::ops::winograd_detail::Problem& p))
+TESSERA_CPU_KERNEL_DECL(int64_t winograd_vector_width())
