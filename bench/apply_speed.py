@@ -7,7 +7,8 @@ Cases: EDSR-baseline x2 on a 960x540 photograph (-> 1920x1080), ESPCN x3 on 640x
 the real-time case, reported as frames per second), and two image-to-image networks at 960x540: the
 Johnson style network (pytorch/examples' TransformerNet) and CycleGAN's 9-block ResNet generator. For tessera the network time is the one
 `tessera apply` logs (image decode and encode run beside it); the CLI's whole wall time, start-up
-and PNG encode included, is shown too. Also, on CPUs with AVX512_BF16: bf16 (`--precision bf16`) time and its PSNR against
+and PNG encode included, is shown too; also with TESSERA_WINOGRAD=0 (oneDNN's direct convolutions
+where the Winograd kernel would run), and how far the two outputs are apart. Also, on CPUs with AVX512_BF16: bf16 (`--precision bf16`) time and its PSNR against
 the fp32 output. Weights are random (speed does not depend on them)."""
 import argparse
 import math
@@ -46,8 +47,8 @@ work = tempfile.mkdtemp(prefix="tessera_apply_bench_")
 env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+def run(cmd, extra_env=None):
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(env, **(extra_env or {})))
     if r.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{r.stdout}\n{r.stderr}")
     return r.stdout + r.stderr
@@ -59,9 +60,9 @@ def photo(w, h):
     return path
 
 
-def tessera_apply(ckpt, img, out, *extra):
+def tessera_apply(ckpt, img, out, *extra, extra_env=None):
     t0 = time.perf_counter()
-    log = run([tessera, "apply", "--checkpoint", ckpt, img, out, *extra])
+    log = run([tessera, "apply", "--checkpoint", ckpt, img, out, *extra], extra_env)
     wall = time.perf_counter() - t0
     m = re.search(r"network (\d+) ms", log)
     return float(m.group(1)) / 1000, wall
@@ -112,6 +113,8 @@ def case(name, spec, w, h):
 
     modes = {
         "tessera apply (auto tile, channels-last)": lambda: tessera_apply(ckpt, img, os.path.join(work, "o.png")),
+        "tessera apply, TESSERA_WINOGRAD=0": lambda: tessera_apply(ckpt, img, os.path.join(work, "o_direct.png"),
+                                                                   extra_env={"TESSERA_WINOGRAD": "0"}),
         "tessera apply --tile 0 --nchw": lambda: tessera_apply(ckpt, img, os.path.join(work, "o_nchw.png"), "--tile", "0", "--nchw"),
         "onnxruntime (tessera's export)": lambda: (ort_time(), None),
         "PyTorch eager NCHW": lambda: (torch_time(module, xt), None),
@@ -139,7 +142,10 @@ def case(name, spec, w, h):
     nchw = np.asarray(Image.open(os.path.join(work, "o_nchw.png")))
     bf16 = (f"bf16 output vs fp32: PSNR {psnr(np.asarray(Image.open(os.path.join(work, 'o_bf16.png'))), fp32):.2f} dB"
             if HAS_BF16 else "bf16 not timed (no AVX512_BF16)")
-    print(f"{bf16}; channels-last vs NCHW output: max |diff| {np.abs(fp32.astype(int) - nchw).max()} (8-bit levels)")
+    direct = np.asarray(Image.open(os.path.join(work, "o_direct.png")))
+    diff = np.abs(fp32.astype(int) - direct)
+    print(f"{bf16}; channels-last vs NCHW output: max |diff| {np.abs(fp32.astype(int) - nchw).max()} (8-bit levels); "
+          f"Winograd vs direct convolutions: max |diff| {diff.max()} on {np.mean(diff > 0):.1e} of the values")
     return statistics.median(times["tessera apply (auto tile, channels-last)"]), ref
 
 

@@ -84,7 +84,7 @@ torch::Tensor EdsrImpl::forward(torch::Tensor x) {
   } else {
     res = nn::conv_add(*conv_after_body, opt.num_block > 0 ? body->forward(x) : x, x);
   }
-  x = nn::conv_act(*conv_last, nn::forward_convs_fast(upsample, res), "none");
+  x = nn::conv_act(*conv_last, nn::forward_fused(*upsample, res), "none");
   return x / opt.img_range + m;
 }
 

@@ -2,6 +2,7 @@
 
 #include <torch/nn/functional.h>
 
+#include "tessera/nn/layers.h"
 #include "tessera/nn/onnx_emit.h"
 #include "tessera/ops/ops.h"
 
@@ -20,7 +21,7 @@ torch::Tensor ConvLayerImpl::forward(const torch::Tensor& x_in) {
                               .mode(torch::kNearest));
   const int64_t p = kernel / 2;
   x = F::pad(x, F::PadFuncOptions({p, p, p, p}).mode(torch::kReflect));
-  return conv2d(x);
+  return nn::conv_act(*conv2d, x, "none");  // the stem and Winograd kernels in inference, where they fit
 }
 
 namespace {

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     // Environment settings read deep inside (where a loader's skip_bad would take a bad value for a
     // bad image) are checked once here.
     tessera::io::max_image_pixels();
+    tessera::env_flag("TESSERA_WINOGRAD", true);
     tessera::keep_freed_memory();
     for (auto& [sub, run] : commands)
       if (sub->parsed()) return run();

@@ -60,9 +60,16 @@ static CpuFeatures read_cpu_features() {
   return f;
 }
 
+bool env_flag(const char* name, bool fallback) {
+  const char* env = std::getenv(name);
+  if (env == nullptr || *env == '\0') return fallback;
+  const std::string v(env);
+  if (v != "0" && v != "1") throw ConfigError(std::string(name) + "='" + v + "': use 1 (on) or 0 (off)");
+  return v == "1";
+}
+
 void keep_freed_memory() {
-  const char* env = std::getenv("TESSERA_KEEP_FREED_MEMORY");
-  if (env != nullptr && std::string(env) == "0") return;
+  if (!env_flag("TESSERA_KEEP_FREED_MEMORY", true)) return;
 #if defined(__GLIBC__)
   mallopt(M_MMAP_MAX, 0);                // no per-allocation mmap: large blocks come from the heap
   mallopt(M_TRIM_THRESHOLD, INT_MAX);  // and freed ones stay there for the next allocation

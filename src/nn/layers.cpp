@@ -7,8 +7,6 @@
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
-#include <cstdlib>
-
 namespace tessera::nn {
 
 WnConv2dImpl::WnConv2dImpl(int64_t in, int64_t out, int64_t kernel, bool with_bias) : kernel_(kernel) {
@@ -67,6 +65,10 @@ torch::Tensor SnConv2dImpl::forward(const torch::Tensor& x) {
 
 torch::Tensor forward_fused(torch::nn::SequentialImpl& seq, torch::Tensor x) {
   for (auto it = seq.begin(); it != seq.end(); ++it) {
+    if (auto* conv = it->ptr()->as<torch::nn::Conv2dImpl>()) {
+      x = conv_act(*conv, x, "none");  // the stem and Winograd kernels where they fit
+      continue;
+    }
     auto* in = it->ptr()->as<torch::nn::InstanceNorm2dImpl>();
     if (!in || in->options.track_running_stats()) {
       x = it->forward(x);
@@ -137,45 +139,55 @@ static void push_conv(torch::jit::Stack& stack, const torch::nn::Conv2dImpl& con
   stack.emplace_back(o.groups());
 }
 
-bool stem_conv_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+namespace {
+
+// A float32 CPU inference convolution, stride 1, no dilation or groups, square zero padding (the
+// common ground of tessera's kernels); its padding, or -1.
+int64_t plain_padding(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
   const auto& o = conv.options;
   if (torch::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() != 4 || x.scalar_type() != torch::kFloat32 ||
-      conv.weight.scalar_type() != torch::kFloat32 || o.groups() != 1 || o.in_channels() > ops::kStemConvMaxChannels ||
-      o.out_channels() < 8 || !std::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) ||
-      !std::holds_alternative<torch::ExpandingArray<2>>(o.padding()))
-    return false;
-  const int64_t k = o.kernel_size()->at(0);
+      conv.weight.scalar_type() != torch::kFloat32 || o.groups() != 1 || !std::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) ||
+      !std::holds_alternative<torch::ExpandingArray<2>>(o.padding()) || o.stride()->at(0) != 1 || o.stride()->at(1) != 1 ||
+      o.dilation()->at(0) != 1 || o.dilation()->at(1) != 1 || o.kernel_size()->at(0) != o.kernel_size()->at(1))
+    return -1;
   const auto pad = padding_of(o);
-  return k % 2 == 1 && o.kernel_size()->at(1) == k && pad[0] == k / 2 && pad[1] == k / 2 && o.stride()->at(0) == 1 &&
-         o.stride()->at(1) == 1 && o.dilation()->at(0) == 1 && o.dilation()->at(1) == 1;
+  return pad[0] == pad[1] ? pad[0] : -1;
 }
 
-bool winograd_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
-  static const bool enabled = [] {
-    const char* env = std::getenv("TESSERA_WINOGRAD");
-    return env == nullptr || std::string(env) != "0";
-  }();
+// The convolution's output shape for x.
+std::vector<int64_t> output_sizes(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
   const auto& o = conv.options;
-  if (!enabled || torch::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() != 4 || x.scalar_type() != torch::kFloat32 ||
-      conv.weight.scalar_type() != torch::kFloat32 || o.groups() != 1 || o.in_channels() < 8 ||
-      !std::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()) || !std::holds_alternative<torch::ExpandingArray<2>>(o.padding()))
-    return false;
   const auto pad = padding_of(o);
-  return o.kernel_size()->at(0) == 3 && o.kernel_size()->at(1) == 3 && pad[0] == 1 && pad[1] == 1 && o.stride()->at(0) == 1 &&
-         o.stride()->at(1) == 1 && o.dilation()->at(0) == 1 && o.dilation()->at(1) == 1;
+  std::vector<int64_t> out{x.size(0), o.out_channels()};
+  for (int d = 0; d < 2; ++d)
+    out.push_back((x.size(2 + d) + 2 * pad[d] - o.dilation()->at(d) * (o.kernel_size()->at(d) - 1) - 1) / o.stride()->at(d) + 1);
+  return out;
 }
 
-namespace {
 c10::optional<at::Tensor> bias_of(const torch::nn::Conv2dImpl& conv) {
   return conv.options.bias() ? c10::optional<at::Tensor>(conv.bias) : c10::nullopt;
 }
+
 }  // namespace
+
+bool stem_conv_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  const int64_t pad = plain_padding(conv, x), k = conv.options.kernel_size()->at(0);
+  return pad >= 0 && k % 2 == 1 && pad <= k / 2 && conv.options.in_channels() <= ops::kStemConvMaxChannels &&
+         conv.options.out_channels() >= 8;
+}
+
+bool winograd_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  static const bool enabled = env_flag("TESSERA_WINOGRAD", true);
+  const int64_t pad = plain_padding(conv, x);
+  return enabled && (pad == 0 || pad == 1) && conv.options.kernel_size()->at(0) == 3 && conv.options.in_channels() >= 8;
+}
 
 torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const std::string& activation) {
   TORCH_CHECK(activation == "none" || activation == "relu" || activation == "tanh",
               "conv_act: activation must be none, relu or tanh, got ", activation);
-  if (stem_conv_fits(conv, x)) return ops::stem_conv(x, conv.weight, bias_of(conv), activation);
-  if (winograd_fits(conv, x)) return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), activation);
+  if (stem_conv_fits(conv, x)) return ops::stem_conv(x, conv.weight, bias_of(conv), activation, padding_of(conv.options)[0]);
+  if (winograd_fits(conv, x))
+    return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), activation, c10::nullopt, false, padding_of(conv.options)[0]);
   if (activation == "none") return conv.forward(x);
   if (!conv_fusable(conv, x)) {
     torch::Tensor y = conv.forward(x);
@@ -205,37 +217,23 @@ torch::Tensor call_binary_add(Pointwise kind, torch::jit::Stack stack, torch::nn
 }  // namespace
 
 torch::Tensor conv_add(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const torch::Tensor& residual) {
-  if (winograd_fits(conv, x) && residual.scalar_type() == torch::kFloat32 &&
-      residual.sizes() == at::IntArrayRef({x.size(0), conv.options.out_channels(), x.size(2), x.size(3)}))
-    return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), "none", residual);
+  if (winograd_fits(conv, x) && residual.scalar_type() == torch::kFloat32 && residual.sizes() == at::IntArrayRef(output_sizes(conv, x)))
+    return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), "none", residual, false, padding_of(conv.options)[0]);
   if (!conv_fusable(conv, x) || residual.scalar_type() != x.scalar_type()) return conv.forward(x) + residual;
   return call_binary_add(Pointwise::binary, {x, residual}, conv);
 }
 
 torch::Tensor conv_add_(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, torch::Tensor residual) {
   TORCH_CHECK(!residual.is_alias_of(x), "conv_add_: the residual must not share memory with the convolution's input");
-  if (winograd_fits(conv, x) && residual.scalar_type() == torch::kFloat32 &&
-      residual.sizes() == at::IntArrayRef({x.size(0), conv.options.out_channels(), x.size(2), x.size(3)}) &&
+  // The fused kernels write in the residual's own layout and shape: they have to be the convolution's.
+  const bool in_shape = residual.sizes() == at::IntArrayRef(output_sizes(conv, x));
+  if (winograd_fits(conv, x) && residual.scalar_type() == torch::kFloat32 && in_shape &&
       residual.is_contiguous(torch::MemoryFormat::ChannelsLast))
-    return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), "none", residual, /*into_residual=*/true);
+    return ops::winograd_conv3x3(x, conv.weight, bias_of(conv), "none", residual, /*into_residual=*/true, padding_of(conv.options)[0]);
   if (!conv_fusable(conv, x) || residual.scalar_type() != x.scalar_type()) return residual.add_(conv.forward(x));
-  // oneDNN writes in the residual's own layout and shape: they have to be the convolution's.
-  const auto& o = conv.options;
-  const auto pad = padding_of(o);
-  std::vector<int64_t> out{x.size(0), o.out_channels()};
-  for (int d = 0; d < 2; ++d)
-    out.push_back((x.size(2 + d) + 2 * pad[d] - o.dilation()->at(d) * (o.kernel_size()->at(d) - 1) - 1) / o.stride()->at(d) + 1);
-  if (residual.sizes() != at::IntArrayRef(out) || !residual.is_contiguous(x.suggest_memory_format()))
+  if (!in_shape || !residual.is_contiguous(x.suggest_memory_format()))
     return residual.add_(conv.forward(x));
   return call_binary_add(Pointwise::binary_inplace, {residual, x}, conv);
-}
-
-torch::Tensor forward_convs_fast(torch::nn::Sequential& seq, torch::Tensor x) {
-  for (auto& m : *seq) {
-    if (auto* c = m.ptr()->as<torch::nn::Conv2dImpl>()) x = conv_act(*c, x, "none");
-    else x = m.forward(x);
-  }
-  return x;
 }
 
 torch::Tensor pixel_shuffle_contiguous(const torch::Tensor& x, int64_t r) {

@@ -269,6 +269,21 @@ TEST_CASE("each SR arch's inference path (fused, stem, in place, channels-last) 
     const auto opt = archs::prepare_for_inference(*net, {}, true, false);
     REQUIRE((archs::run_image(*net, x, opt) - ref[0]).abs().max().item<float>() < 2e-5);
   }
+  // The image-to-image networks whose convolutions follow reflection pads (stem and Winograd
+  // kernels with padding 0), instance norms between them.
+  for (const std::string y : {"{type: transformer_net, base: 8, num_res: 2}", "{type: resnet_generator, num_feat: 8, num_blocks: 2}"}) {
+    INFO(y);
+    auto net = build(y);
+    net->eval();
+    const torch::Tensor x = torch::rand({1, 3, 20, 28});
+    torch::Tensor ref;
+    {
+      torch::AutoGradMode on(true);
+      ref = net->forward(x).detach();
+    }
+    const auto opt = archs::prepare_for_inference(*net, {}, true, false);
+    REQUIRE((archs::run_image(*net, x, opt) - ref[0]).abs().max().item<float>() < 2e-5);
+  }
 }
 
 TEST_CASE("conv_add_ writes conv + residual over the residual; stem convolutions; pixel_shuffle_contiguous", "[archs][nn][fusion]") {
@@ -300,7 +315,11 @@ TEST_CASE("conv_add_ writes conv + residual over the residual; stem convolutions
   REQUIRE(!nn::stem_conv_fits(*nn::conv(5, 64, 3), torch::rand({1, 5, 12, 12})));  // too many inputs
   REQUIRE(!nn::stem_conv_fits(*nn::conv(3, 3, 3), img));                           // too few outputs
   REQUIRE(!nn::stem_conv_fits(*torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3).stride(2).padding(1)), img));
-  REQUIRE(!nn::stem_conv_fits(*torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3)), img));  // no padding
+  REQUIRE(nn::stem_conv_fits(*torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3)), img));  // no padding (after a reflection pad)
+  REQUIRE(!nn::stem_conv_fits(*torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3).padding(2)), img));  // more than 'same'
+  REQUIRE(nn::winograd_fits(*torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 3)), torch::rand({1, 8, 6, 6})));
+  REQUIRE(!nn::winograd_fits(*nn::conv(8, 8, 5), torch::rand({1, 8, 6, 6})));
+  REQUIRE(!nn::winograd_fits(*nn::conv(4, 8, 3), torch::rand({1, 4, 6, 6})));  // the stem kernel's
   REQUIRE(!nn::stem_conv_fits(*stem, img.to(torch::kFloat64)));
   {
     torch::AutoGradMode on(true);

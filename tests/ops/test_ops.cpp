@@ -435,13 +435,17 @@ TEST_CASE("stem_conv equals conv2d + bias + activation in every build this CPU r
           // Outputs spread over [-10, 10]: tanh's clamp and rational approximation are both exercised.
           const torch::Tensor wt = torch::randn({cout, cin, k, k}) * (3.0 / std::sqrt(static_cast<double>(cin * k * k)));
           const torch::Tensor b = torch::randn({cout});
+          // 'Same' padding, and none (after an explicit reflection pad) where the input is large enough.
+          const int64_t padding = (cout == 8 && k <= 7 && k <= w) ? 0 : k / 2;
           for (const std::string act : {"none", "relu", "tanh"}) {
             for (bool with_bias : {true, false}) {
-              INFO(build << " cin " << cin << " k " << k << " cout " << cout << " w " << w << " " << act << (with_bias ? " bias" : ""));
+              INFO(build << " cin " << cin << " k " << k << " cout " << cout << " w " << w << " padding " << padding << " " << act
+                         << (with_bias ? " bias" : ""));
               torch::Tensor want = torch::conv2d(x.to(torch::kFloat64), wt.to(torch::kFloat64),
-                                                 with_bias ? b.to(torch::kFloat64) : torch::Tensor(), 1, k / 2);
+                                                 with_bias ? b.to(torch::kFloat64) : torch::Tensor(), 1, padding);
               want = act == "relu" ? torch::relu(want) : act == "tanh" ? torch::tanh(want) : want;
-              const torch::Tensor got = ops::testing::stem_conv_build(build, x, wt, with_bias ? c10::optional<at::Tensor>(b) : c10::nullopt, act);
+              const torch::Tensor got =
+                  ops::testing::stem_conv_build(build, x, wt, with_bias ? c10::optional<at::Tensor>(b) : c10::nullopt, act, padding);
               REQUIRE(got.is_contiguous(torch::MemoryFormat::ChannelsLast));
               REQUIRE(got.scalar_type() == torch::kFloat32);
               REQUIRE(max_err(got, want) < 1e-5);
@@ -469,6 +473,7 @@ TEST_CASE("stem_conv equals conv2d + bias + activation in every build this CPU r
   REQUIRE_THROWS_WITH(ops::stem_conv(x.to(torch::kFloat64), wt, c10::nullopt), Catch::Matchers::Contains("float32 CPU input"));
   REQUIRE_THROWS_WITH(ops::stem_conv(x, wt, torch::zeros({15})), Catch::Matchers::Contains("bias [16]"));
   REQUIRE_THROWS_WITH(ops::stem_conv(x, wt, c10::nullopt, "gelu"), Catch::Matchers::Contains("none, relu or tanh"));
+  REQUIRE_THROWS_WITH(ops::stem_conv(x, wt, c10::nullopt, "none", 2), Catch::Matchers::Contains("more than half the kernel"));
 }
 
 TEST_CASE("winograd_conv3x3 equals conv2d + bias (+ residual) + activation in every build this CPU runs", "[ops][winograd]") {
@@ -481,18 +486,22 @@ TEST_CASE("winograd_conv3x3 equals conv2d + bias (+ residual) + activation in ev
     // Channel counts on and off the vector width, sizes on and off the 4x4 blocks and the runs of
     // blocks (12 or 24 per unit), a batch, both input layouts.
     for (const auto& [cin, cout, h, w] : std::vector<std::array<int64_t, 4>>{
-             {8, 8, 4, 4}, {16, 64, 9, 7}, {64, 64, 13, 103}, {64, 32, 5, 50}, {32, 27, 11, 13}, {13, 3, 6, 98}, {64, 256, 8, 9}}) {
+             {8, 8, 4, 4}, {16, 16, 12, 31}, {16, 64, 9, 7}, {64, 64, 13, 103}, {64, 32, 5, 50}, {32, 27, 11, 13}, {13, 3, 6, 98}, {64, 256, 8, 9}}) {
       torch::Tensor x = torch::randn({2, cin, h, w});
       if (cout % 2 == 0) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
       const torch::Tensor wt = torch::randn({cout, cin, 3, 3}) / std::sqrt(9.0 * static_cast<double>(cin));
-      const torch::Tensor b = torch::randn({cout}), r = torch::randn({2, cout, h, w});
-      const torch::Tensor conv = torch::conv2d(x.to(torch::kFloat64), wt.to(torch::kFloat64), b.to(torch::kFloat64), 1, 1);
+      // Padding 1, and 0 (after an explicit reflection pad; the output is 2 smaller).
+      const int64_t padding = (cin + h) % 2;
+      const torch::Tensor b = torch::randn({cout}), r = torch::randn({2, cout, h + 2 * padding - 2, w + 2 * padding - 2});
+      const torch::Tensor conv = torch::conv2d(x.to(torch::kFloat64), wt.to(torch::kFloat64), b.to(torch::kFloat64), 1, padding);
       for (const std::string act : {"none", "relu", "tanh"}) {
         for (bool with_residual : {false, true}) {
-          INFO(build << " " << cin << "->" << cout << " " << h << "x" << w << " " << act << (with_residual ? " + residual" : ""));
+          INFO(build << " " << cin << "->" << cout << " " << h << "x" << w << " padding " << padding << " " << act
+                     << (with_residual ? " + residual" : ""));
           const torch::Tensor sum = with_residual ? conv + r.to(torch::kFloat64) : conv;
           const torch::Tensor want = act == "relu" ? torch::relu(sum) : act == "tanh" ? torch::tanh(sum) : sum;
-          const torch::Tensor got = ops::testing::winograd_conv3x3_build(build, x, wt, b, act, with_residual ? c10::optional<at::Tensor>(r) : c10::nullopt);
+          const torch::Tensor got =
+              ops::testing::winograd_conv3x3_build(build, x, wt, b, act, with_residual ? c10::optional<at::Tensor>(r) : c10::nullopt, padding);
           REQUIRE(got.is_contiguous(torch::MemoryFormat::ChannelsLast));
           // F(4x4, 3x3) in float32: within 1e-5 of the sums' largest magnitude (a direct float32
           // convolution: about 1e-6; the transforms' factors of 4, 5 and 8 cost about a digit).
@@ -513,6 +522,9 @@ TEST_CASE("winograd_conv3x3 equals conv2d + bias (+ residual) + activation in ev
   REQUIRE(torch::equal(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", r), ops::testing::winograd_conv3x3_build(builds.back(), x, wt, c10::nullopt, "none", r)));
   // Bad inputs name the problem.
   REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, torch::randn({16, 16, 5, 5}), c10::nullopt), Catch::Matchers::Contains("[Cout, 16, 3, 3]"));
+  REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", c10::nullopt, false, 2), Catch::Matchers::Contains("padding must be 0 or 1"));
+  REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x.narrow(2, 0, 2), wt, c10::nullopt, "none", c10::nullopt, false, 0),
+                      Catch::Matchers::Contains("smaller than the 3x3 kernel"));
   REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", torch::zeros({1, 16, 10, 10})), Catch::Matchers::Contains("residual [1, 16, 10, 11]"));
   REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", x, true), Catch::Matchers::Contains("apart from the input"));
   REQUIRE_THROWS_WITH(ops::winograd_conv3x3(x, wt, c10::nullopt, "none", r.contiguous(), true), Catch::Matchers::Contains("channels-last residual"));

@@ -52,6 +52,13 @@ TEST_CASE("usage and config errors exit 2 with a message naming the key", "[cli]
   r = test::run_bash("TESSERA_MAX_IMAGE_PIXELS=lots " + test::shell_quote(test::tessera_binary().string()) + " info");
   REQUIRE(r.exit_code == 2);
   REQUIRE_THAT(r.output, Contains("TESSERA_MAX_IMAGE_PIXELS='lots' is not a positive whole number"));
+  // So do bad values of the inference switches.
+  for (const std::string var : {"TESSERA_WINOGRAD", "TESSERA_KEEP_FREED_MEMORY"}) {
+    r = test::run_bash(var + "=yes " + test::shell_quote(test::tessera_binary().string()) + " info");
+    REQUIRE(r.exit_code == 2);
+    REQUIRE_THAT(r.output, Contains(var + "='yes': use 1 (on) or 0 (off)"));
+    REQUIRE(test::run_bash(var + "=0 " + test::shell_quote(test::tessera_binary().string()) + " info").exit_code == 0);
+  }
 }
 
 TEST_CASE("training writes the run directory, a corrupt checkpoint is refused and resume falls back", "[cli][train]") {

@@ -29,12 +29,16 @@ struct CpuFeatures {
 };
 CpuFeatures cpu_features();  // read from /proc/cpuinfo once
 
+// An on/off setting from the environment: unset or empty gives `fallback`, "1" true, "0" false;
+// anything else is a ConfigError naming the variable.
+bool env_flag(const char* name, bool fallback);
+
 // Large tensors (a full-resolution activation is 100+ MB) are served from glibc's heap and their
 // memory is kept when freed, instead of one fresh mmap per tensor that the kernel zero-fills page by
 // page on first touch: the next layer's output reuses the last one's pages, as onnxruntime's arena
 // does. Measured on EDSR x2 inference at 540p: 10.4 s -> 9.4 s (docs/benchmarks.md). The process
 // keeps its peak heap until it exits. Called once at start-up by the CLI; TESSERA_KEEP_FREED_MEMORY=0
-// turns it off.
+// turns it off (a bad value of it is a ConfigError).
 void keep_freed_memory();
 
 

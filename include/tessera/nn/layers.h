@@ -45,8 +45,9 @@ class SnConv2dImpl : public torch::nn::Module {
 TORCH_MODULE(SnConv2d);
 
 // Runs a Sequential's children in order, with each InstanceNorm2d and a ReLU / LeakyReLU right after
-// it as one ops::instance_norm_act (one pass, no layout copies in channels-last). Results equal the
-// Sequential's own forward.
+// it as one ops::instance_norm_act (one pass, no layout copies in channels-last), and each Conv2d
+// through conv_act (the stem and Winograd kernels in inference, where they fit). Results equal the
+// Sequential's own forward up to float rounding.
 torch::Tensor forward_fused(torch::nn::SequentialImpl& seq, torch::Tensor x);
 
 // 3x3 (or k x k) convolution with "same" padding.
@@ -77,10 +78,6 @@ bool stem_conv_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
 // Whether conv_act, conv_add and conv_add_ take ops::winograd_conv3x3 (3x3, stride 1, padding 1,
 // at least 8 input channels, float32 inference on CPU), unless TESSERA_WINOGRAD=0.
 bool winograd_fits(const torch::nn::Conv2dImpl& conv, const torch::Tensor& x);
-
-// seq->forward(x) with each Conv2d run by conv_act(.., "none"): the stem and Winograd kernels where
-// they fit (inference), the module's own forward elsewhere.
-torch::Tensor forward_convs_fast(torch::nn::Sequential& seq, torch::Tensor x);
 
 // pixel_shuffle(x, r).contiguous(): the NCHW result in one copy from a channels-last x, where
 // PixelShuffle keeps channels-last and the conversion copies again (a network's last op).

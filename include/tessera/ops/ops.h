@@ -57,8 +57,8 @@ at::Tensor warp_catmull_rom(const at::Tensor& image, const at::Tensor& flow);
 // to RGB. Differentiable in both (the composite's gradient). Autocast: float32.
 at::Tensor history_clamp(const at::Tensor& history, const at::Tensor& current, int64_t radius = 1);
 
-// Inference only (no autograd, CPU, float32): a stride-1 convolution with zero padding k / 2 (odd
-// square kernel k) of an input of 1 to kStemConvMaxChannels channels, then the bias and "none",
+// Inference only (no autograd, CPU, float32): a stride-1 convolution with zero padding `padding`
+// (at most k / 2; odd square kernel k) of an input of 1 to kStemConvMaxChannels channels, then the bias and "none",
 // "relu" or "tanh", applied in registers; the result is channels-last [N, Cout, H, W], the input
 // may be either layout. The first layer of the SR networks, which oneDNN runs at a fraction of its
 // speed on wider layers (too little reduction per output for its GEMM-shaped kernels); a direct
@@ -66,10 +66,10 @@ at::Tensor history_clamp(const at::Tensor& history, const at::Tensor& current, i
 // (nn::conv_act), with at::conv2d as the reference.
 constexpr int64_t kStemConvMaxChannels = 4;
 at::Tensor stem_conv(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
-                     const std::string& activation = "none");
+                     const std::string& activation = "none", int64_t padding = -1);  // -1: k / 2
 
-// Inference only (no autograd, CPU, float32): a 3x3 convolution, stride 1, zero padding 1, by
-// Winograd's F(4x4, 3x3) (2.25 multiply-adds per output and input channel instead of 9), then the
+// Inference only (no autograd, CPU, float32): a 3x3 convolution, stride 1, zero padding 1 or 0
+// (`padding`; 0 after an explicit reflection pad), by Winograd's F(4x4, 3x3) (2.25 multiply-adds per output and input channel instead of 9), then the
 // bias, an optional residual [N, Cout, H, W] and "none", "relu" or "tanh" (of the sum), in one pass;
 // channels-last result, or written over the residual (into_residual: a channels-last residual that
 // does not share the input's memory). Results differ from a direct convolution by float rounding
@@ -77,7 +77,7 @@ at::Tensor stem_conv(const at::Tensor& x, const at::Tensor& weight, const c10::o
 // (nn::conv_act, nn::conv_add_); src/ops/winograd.
 at::Tensor winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                             const std::string& activation = "none", const c10::optional<at::Tensor>& residual = c10::nullopt,
-                            bool into_residual = false);
+                            bool into_residual = false, int64_t padding = 1);
 
 // Hooks for tests.
 namespace testing {
@@ -91,11 +91,11 @@ int64_t kernel_threads();
 // ops::stem_conv on the kernel built for `capability` ("DEFAULT", "AVX2", "AVX512"), whatever this
 // machine would pick; the caller makes sure the CPU has the instructions.
 at::Tensor stem_conv_build(const std::string& capability, const at::Tensor& x, const at::Tensor& weight,
-                           const c10::optional<at::Tensor>& bias, const std::string& activation);
+                           const c10::optional<at::Tensor>& bias, const std::string& activation, int64_t padding = -1);
 // The same for ops::winograd_conv3x3.
 at::Tensor winograd_conv3x3_build(const std::string& capability, const at::Tensor& x, const at::Tensor& weight,
                                   const c10::optional<at::Tensor>& bias, const std::string& activation,
-                                  const c10::optional<at::Tensor>& residual);
+                                  const c10::optional<at::Tensor>& residual, int64_t padding = 1);
 }  // namespace testing
 
 // The plain-ATen composites each op is tested against.

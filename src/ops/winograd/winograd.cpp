@@ -13,7 +13,7 @@ using Kernel = void (*)(const winograd_detail::Problem&);
 using Width = int64_t (*)();
 
 at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias, const std::string& activation,
-               const c10::optional<at::Tensor>& residual, bool into_residual, Kernel kernel, Width width) {
+               const c10::optional<at::Tensor>& residual, bool into_residual, int64_t padding, Kernel kernel, Width width) {
   using winograd_detail::Activation;
   TORCH_CHECK(activation == "none" || activation == "relu" || activation == "tanh",
               "tessera::winograd_conv3x3: activation must be none, relu or tanh, got '", activation, "'");
@@ -23,7 +23,10 @@ at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optiona
   TORCH_CHECK(weight.dim() == 4 && weight.device().is_cpu() && weight.scalar_type() == at::kFloat && weight.size(1) == x.size(1) &&
                   weight.size(2) == 3 && weight.size(3) == 3,
               "tessera::winograd_conv3x3: expected a float32 CPU weight [Cout, ", x.size(1), ", 3, 3], got ", weight.sizes());
-  const int64_t n = x.size(0), cin = x.size(1), h = x.size(2), w = x.size(3), cout = weight.size(0);
+  TORCH_CHECK(padding == 0 || padding == 1, "tessera::winograd_conv3x3: padding must be 0 or 1, got ", padding);
+  const int64_t n = x.size(0), cin = x.size(1), ih = x.size(2), iw = x.size(3), cout = weight.size(0);
+  const int64_t h = ih + 2 * padding - 2, w = iw + 2 * padding - 2;
+  TORCH_CHECK(h > 0 && w > 0, "tessera::winograd_conv3x3: a ", ih, "x", iw, " input is smaller than the 3x3 kernel");
   TORCH_CHECK(!bias || (bias->dim() == 1 && bias->size(0) == cout && bias->scalar_type() == at::kFloat && bias->device().is_cpu()),
               "tessera::winograd_conv3x3: expected a float32 CPU bias [", cout, "]");
   const auto cl = at::MemoryFormat::ChannelsLast;
@@ -52,7 +55,7 @@ at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optiona
   at::Tensor out = into_residual ? *residual : at::empty({n, cout, h, w}, x.options().memory_format(cl));
   if (out.numel() == 0) return out;
   winograd_detail::Problem p{in.data_ptr<float>(), up.data_ptr<float>(), b.data_ptr<float>(), res.defined() ? res.data_ptr<float>() : nullptr,
-                             out.data_ptr<float>(), n, h, w, cin, cout, cpad, act};
+                             out.data_ptr<float>(), n, ih, iw, padding, h, w, cin, cout, cpad, act};
   kernel(p);
   return out;
 }
@@ -60,18 +63,19 @@ at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optiona
 }  // namespace
 
 at::Tensor winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
-                            const std::string& activation, const c10::optional<at::Tensor>& residual, bool into_residual) {
-  return run(x, weight, bias, activation, residual, into_residual, TESSERA_CPU_KERNEL(winograd_conv3x3), TESSERA_CPU_KERNEL(winograd_vector_width));
+                            const std::string& activation, const c10::optional<at::Tensor>& residual, bool into_residual,
+                            int64_t padding) {
+  return run(x, weight, bias, activation, residual, into_residual, padding, TESSERA_CPU_KERNEL(winograd_conv3x3), TESSERA_CPU_KERNEL(winograd_vector_width));
 }
 
 at::Tensor testing::winograd_conv3x3_build(const std::string& capability, const at::Tensor& x, const at::Tensor& weight,
                                            const c10::optional<at::Tensor>& bias, const std::string& activation,
-                                           const c10::optional<at::Tensor>& residual) {
+                                           const c10::optional<at::Tensor>& residual, int64_t padding) {
   TORCH_CHECK(capability == "DEFAULT" || capability == "AVX2" || capability == "AVX512", "winograd_conv3x3_build: no build '", capability, "'");
   if (capability == "AVX512")
-    return run(x, weight, bias, activation, residual, false, &cpu::AVX512::winograd_conv3x3, &cpu::AVX512::winograd_vector_width);
-  if (capability == "AVX2") return run(x, weight, bias, activation, residual, false, &cpu::AVX2::winograd_conv3x3, &cpu::AVX2::winograd_vector_width);
-  return run(x, weight, bias, activation, residual, false, &cpu::DEFAULT::winograd_conv3x3, &cpu::DEFAULT::winograd_vector_width);
+    return run(x, weight, bias, activation, residual, false, padding, &cpu::AVX512::winograd_conv3x3, &cpu::AVX512::winograd_vector_width);
+  if (capability == "AVX2") return run(x, weight, bias, activation, residual, false, padding, &cpu::AVX2::winograd_conv3x3, &cpu::AVX2::winograd_vector_width);
+  return run(x, weight, bias, activation, residual, false, padding, &cpu::DEFAULT::winograd_conv3x3, &cpu::DEFAULT::winograd_vector_width);
 }
 
 }  // namespace tessera::ops

@@ -13,12 +13,12 @@ enum class Activation { none, relu, tanh };
 constexpr int64_t kBlockVectors = 2;
 
 struct Problem {
-  const float* input;     // [N][H][W][Cin], channels-last
+  const float* input;     // [N][IH][IW][Cin], channels-last
   const float* weight;    // [36][Cin][Cpad]: G g G^T for each of the 6x6 positions, zero past Cout
   const float* bias;      // [Cpad]
   const float* residual;  // [N][H][W][Cout] added to the convolution, or null; may be `output`
-  float* output;          // [N][H][W][Cout], channels-last
-  int64_t n, h, w, cin, cout, cpad;
+  float* output;          // [N][H][W][Cout], channels-last: H = IH + 2 pad - 2, W likewise
+  int64_t n, ih, iw, pad, h, w, cin, cout, cpad;
   Activation activation;  // of conv + bias (+ residual)
 };
 

@@ -5,7 +5,7 @@
 // instead of 144: 2.25 multiply-adds per output and input channel instead of 9. The weights' G g G^T
 // is done once by the caller. A work unit is a run of kTiles blocks along one row of blocks:
 //  1. the input transform B^T d B of each block, a vector of channels at a time, into a buffer
-//     [36][kTiles][Cin] (borders read as zeros: the convolution's padding);
+//     [36][kTiles][Cin] (outside the input reads as zeros: the convolution's padding, 0 or 1);
 //  2. for each of the 36 positions, a small GEMM [kTiles x Cin] x [Cin x Cout] with the register
 //     tile of the stem kernel (PX blocks x kBlockVectors vectors of output channels);
 //  3. the output transform A^T m A, then bias, residual and activation, stored channels-last.
@@ -58,16 +58,16 @@ inline void output_1d(const V* m, int64_t s, V* o, int64_t os) {
 void input_transform(const Problem& p, int64_t n, int64_t ty, int64_t tx0, int64_t tiles, int64_t cin_pad, float* buf) {
   V d[36], t[36];
   for (int64_t t_i = 0; t_i < tiles; ++t_i) {
-    const int64_t y0 = 4 * ty - 1, x0 = 4 * (tx0 + t_i) - 1;
-    const bool inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= p.h && x0 + 6 <= p.w;
+    const int64_t y0 = 4 * ty - p.pad, x0 = 4 * (tx0 + t_i) - p.pad;
+    const bool inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= p.ih && x0 + 6 <= p.iw;
     for (int64_t c = 0; c < p.cin; c += kV) {
       const int count = static_cast<int>(std::min(kV, p.cin - c));
       for (int64_t i = 0; i < 6; ++i) {
         const int64_t y = y0 + i;
         for (int64_t j = 0; j < 6; ++j) {
           const int64_t x = x0 + j;
-          if (inside || (y >= 0 && y < p.h && x >= 0 && x < p.w)) {
-            const float* src = p.input + ((n * p.h + y) * p.w + x) * p.cin + c;
+          if (inside || (y >= 0 && y < p.ih && x >= 0 && x < p.iw)) {
+            const float* src = p.input + ((n * p.ih + y) * p.iw + x) * p.cin + c;
             d[i * 6 + j] = count == kV ? V::loadu(src) : V::loadu(src, count);
           } else {
             d[i * 6 + j] = V(0.f);
