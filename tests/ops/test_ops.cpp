@@ -484,7 +484,7 @@ TEST_CASE("winograd_conv3x3 equals conv2d + bias (+ residual) + activation in ev
   torch::manual_seed(9);
   for (const auto& build : builds) {
     // Channel counts on and off the vector width, sizes on and off the 4x4 blocks and the runs of
-    // blocks (12 or 24 per unit), a batch, both input layouts.
+    // blocks (6 or 12 per unit), a batch, both input layouts.
     for (const auto& [cin, cout, h, w] : std::vector<std::array<int64_t, 4>>{
              {8, 8, 4, 4}, {16, 16, 12, 31}, {16, 64, 9, 7}, {64, 64, 13, 103}, {64, 32, 5, 50}, {32, 27, 11, 13}, {13, 3, 6, 98}, {64, 256, 8, 9}}) {
       torch::Tensor x = torch::randn({2, cin, h, w});

@@ -38,7 +38,7 @@ at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optiona
   c10::InferenceMode guard;
   const int64_t block = winograd_detail::kBlockVectors * width();
   const int64_t cpad = (cout + block - 1) / block * block;
-  // U = G g G^T per (output, input) channel, in float64, laid out [36][Cin][Cpad].
+  // U = G g G^T per (output, input) channel, in float64, laid out [36][Cpad / block][Cin][block].
   const at::Tensor g = at::tensor({1.0 / 4, 0.0, 0.0,                //
                                    -1.0 / 6, -1.0 / 6, -1.0 / 6,     //
                                    -1.0 / 6, 1.0 / 6, -1.0 / 6,      //
@@ -48,7 +48,11 @@ at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optiona
                                   at::kDouble)
                            .view({6, 3});
   const at::Tensor u = at::matmul(at::matmul(g, weight.to(at::kDouble)), g.t());  // [Cout, Cin, 6, 6]
-  const at::Tensor up = at::constant_pad_nd(u.permute({2, 3, 1, 0}).reshape({36, cin, cout}), {0, cpad - cout}).to(at::kFloat).contiguous();
+  const at::Tensor up = at::constant_pad_nd(u.permute({2, 3, 1, 0}).reshape({36, cin, cout}), {0, cpad - cout})
+                            .view({36, cin, cpad / block, block})
+                            .permute({0, 2, 1, 3})
+                            .to(at::kFloat)
+                            .contiguous();
   const at::Tensor b = bias ? at::constant_pad_nd(*bias, {0, cpad - cout}).contiguous() : at::zeros({cpad}, weight.options());
   const at::Tensor in = x.contiguous(cl);
   at::Tensor res = residual ? residual->contiguous(cl) : at::Tensor();

@@ -14,7 +14,8 @@ constexpr int64_t kBlockVectors = 2;
 
 struct Problem {
   const float* input;     // [N][IH][IW][Cin], channels-last
-  const float* weight;    // [36][Cin][Cpad]: G g G^T for each of the 6x6 positions, zero past Cout
+  const float* weight;    // [36][Cpad / block][Cin][block]: G g G^T per 6x6 position and block of
+                          // output channels (block = kBlockVectors vectors), zero past Cout
   const float* bias;      // [Cpad]
   const float* residual;  // [N][H][W][Cout] added to the convolution, or null; may be `output`
   float* output;          // [N][H][W][Cout], channels-last: H = IH + 2 pad - 2, W likewise
