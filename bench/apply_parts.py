@@ -1,7 +1,9 @@
 """The single layers of EDSR's and ESPCN's inference, timed alone: LibTorch (channels-last, oneDNN
-through `torch.conv2d` and `torch.ops.mkldnn._convolution_pointwise`, the ops `tessera apply` runs)
-against one-node onnxruntime graphs, median of interleaved runs. Says where bench/apply_speed.py's
-gap to onnxruntime comes from (docs/benchmarks.md).
+through `torch.conv2d` and `torch.ops.mkldnn._convolution_pointwise`, what `tessera apply` ran
+before its own stem and Winograd kernels, and still runs with TESSERA_WINOGRAD=0 or in bf16)
+against one-node onnxruntime graphs, median of interleaved runs. It found the gap that those kernels
+close (docs/benchmarks.md); the kernels themselves are timed through `tessera apply`
+(bench/apply_speed.py), being C++ functions rather than ops Python can call.
 
   ~/.cache/tessera/venv/bin/python bench/apply_parts.py [--threads 2] [--runs 7]"""
 import argparse
