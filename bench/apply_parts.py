@@ -64,6 +64,18 @@ def conv_row(name, cin, cout, k, h, w, act=None):
     print(f"{name:44s} {t:9.1f} {r:9.1f} {t / r:6.2f} {gflops / t * 1000:8.0f}")
 
 
+def residual_row(name, c, h, w):
+    """oneDNN's fused conv + add: into a new tensor (it copies the residual first) and in place over
+    the residual (nn::conv_add_, what EDSR's blocks use when the Winograd kernel is off)."""
+    x, r = cl(torch.rand(1, c, h, w)), cl(torch.rand(1, c, h, w))
+    wt, b = cl(torch.randn(c, c, 3, 3) * 0.05), torch.randn(c) * 0.1
+    args = ([1, 1], [1, 1], [1, 1], 1, "add", None, None, [], None)
+    into = r.clone()
+    t = bench(lambda: torch.ops.mkldnn._convolution_pointwise.binary(x, r, wt, b, *args))
+    ti = bench(lambda: torch.ops.mkldnn._convolution_pointwise_.binary(into, x, wt, b, *args))
+    print(f"{name:44s} {t:9.1f} {ti:9.1f} {ti / t:6.2f}   (new tensor ms, in place ms, ratio)")
+
+
 def shuffle_row(name, c, r, h, w):
     y = cl(torch.rand(1, c * r * r, h, w))
     s = ort_graph([helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=r, mode="CRD")], [1, c * r * r, h, w], {})
@@ -78,6 +90,7 @@ with torch.inference_mode():
     conv_row("EDSR body 3x3 64->64 + ReLU, 960x540", 64, 64, 3, 540, 960, "relu")
     conv_row("EDSR upsampling 3x3 64->256, 960x540", 64, 256, 3, 540, 960)
     shuffle_row("EDSR PixelShuffle x2 to 64 ch, 1920x1080", 64, 2, 540, 960)
+    residual_row("EDSR body conv + residual, 960x540", 64, 540, 960)
     conv_row("EDSR HR 3x3 64->3, 1920x1080", 64, 3, 3, 1080, 1920)
     conv_row("ESPCN 5x5 3->64 + tanh, 640x360", 3, 64, 5, 360, 640, "tanh")
     conv_row("ESPCN 3x3 64->32 + tanh, 640x360", 64, 32, 3, 360, 640, "tanh")

@@ -151,6 +151,7 @@ Run add_apply(CLI::App& app) {
                  "AVX512_BF16 or AMX and on GPUs, at a small PSNR cost; docs/benchmarks.md)")->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_flag("--nchw", a->nchw, "keep NCHW layout instead of channels-last (for comparison)");
   return [a] {
+    keep_freed_memory();  // each layer's output reuses the last one's pages (docs/user_guide.md)
     archs::NetPtr net = load_for_command(a->checkpoint, {"model.safetensors", "generator_ab.safetensors"}, {"image_to_image", "temporal_upscaler"}, "apply");
     const bool bf16 = a->precision == "bf16";
     if (data::holds_sequences(a->input)) return apply_sequences(*net, a->input, a->output, resolve_device(a->device), !a->nchw, bf16);

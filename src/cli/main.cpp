@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     // bad image) are checked once here.
     tessera::io::max_image_pixels();
     tessera::env_flag("TESSERA_WINOGRAD", true);
-    tessera::keep_freed_memory();
+    tessera::env_flag("TESSERA_KEEP_FREED_MEMORY", true);
     for (auto& [sub, run] : commands)
       if (sub->parsed()) return run();
   } catch (const tessera::ConfigError& e) {

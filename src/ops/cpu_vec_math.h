@@ -22,3 +22,11 @@ inline V fast_tanh(V x) {
   q = at::vec::fmadd(x2, q, V(4.89352518554385e-03f));
   return V::blendv(p / q, x, x.abs() < V(4e-4f));
 }
+
+// The activation the convolution kernels fuse into their stores (conv_epilogue::Activation).
+template <conv_epilogue::Activation A, class V>
+inline V activate(V v) {
+  if constexpr (A == conv_epilogue::Activation::relu) return at::vec::maximum(v, V(0.f));
+  if constexpr (A == conv_epilogue::Activation::tanh) return fast_tanh(v);
+  return v;
+}

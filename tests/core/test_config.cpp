@@ -1,4 +1,8 @@
 #include <catch2/catch.hpp>
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -6,6 +10,7 @@
 #include "../support/support.h"
 #include "tessera/archs/net.h"
 #include "tessera/core/config.h"
+#include "tessera/core/runtime.h"
 #include "tessera/data/dataset.h"
 #include "tessera/metrics/image_quality.h"
 #include "tessera/recipes/recipe.h"
@@ -124,4 +129,21 @@ TEST_CASE("YAML aliases are copied apart, and a self-referencing anchor is refus
   REQUIRE(n["data"]["train"]["scale"].as<int>() == 2);  // the override did not write through the alias
   std::ofstream(dir / "b.yaml") << "name: x\na: &x\n  b: *x\n";
   REQUIRE_THROWS_AS(load_yaml_file((dir / "b.yaml").string()), ConfigError);
+}
+
+TEST_CASE("keep_freed_memory serves large blocks from the heap and keeps them when freed", "[core][memory]") {
+  constexpr size_t kBytes = size_t{64} << 20;  // over glibc's largest mmap threshold (32 MiB)
+  auto mmapped_blocks = [] { return mallinfo2().hblks; };
+  const size_t before = mmapped_blocks();
+  void* p = std::malloc(kBytes);
+  REQUIRE(p != nullptr);
+  REQUIRE(mmapped_blocks() == before + 1);  // glibc's default: its own mmap, unmapped on free
+  std::free(p);
+  keep_freed_memory();
+  p = std::malloc(kBytes);
+  REQUIRE(p != nullptr);
+  std::memset(p, 1, kBytes);
+  REQUIRE(mmapped_blocks() == before);  // from the heap
+  std::free(p);
+  REQUIRE(mallinfo2().fordblks >= kBytes);  // kept for the next allocation, not trimmed
 }

@@ -28,6 +28,16 @@ std::vector<torch::Tensor> grads_of(const Fn& fn, std::vector<torch::Tensor> inp
   return torch::autograd::grad({loss}, inputs, {}, true, create_graph, /*allow_unused=*/true);
 }
 
+// The CPU kernel builds up to the one ATen picks here (DEFAULT always; AVX2 and AVX512 where the
+// CPU has them).
+std::vector<std::string> cpu_builds() {
+  std::vector<std::string> builds{"DEFAULT"};
+  const std::string cap = at::get_cpu_capability();
+  if (cap == "AVX2" || cap == "AVX512") builds.push_back("AVX2");
+  if (cap == "AVX512") builds.push_back("AVX512");
+  return builds;
+}
+
 // The dimension order in which a dense tensor's memory is contiguous (outermost first).
 std::vector<int64_t> dense_order(const torch::Tensor& t) {
   std::vector<int64_t> order(t.dim());
@@ -418,11 +428,7 @@ TEST_CASE("history_clamp: float64 finite differences, double backward, autocast,
 }
 
 TEST_CASE("stem_conv equals conv2d + bias + activation in every build this CPU runs: kernels, channels, tails", "[ops][stem_conv]") {
-  // The builds up to the one ATen picks here (DEFAULT always; AVX2 and AVX512 where the CPU has them).
-  std::vector<std::string> builds{"DEFAULT"};
-  const std::string cap = at::get_cpu_capability();
-  if (cap == "AVX2" || cap == "AVX512") builds.push_back("AVX2");
-  if (cap == "AVX512") builds.push_back("AVX512");
+  const std::vector<std::string> builds = cpu_builds();
   torch::manual_seed(8);
   for (const auto& build : builds) {
     for (int64_t cin : {1, 3, 4}) {
@@ -477,10 +483,7 @@ TEST_CASE("stem_conv equals conv2d + bias + activation in every build this CPU r
 }
 
 TEST_CASE("winograd_conv3x3 equals conv2d + bias (+ residual) + activation in every build this CPU runs", "[ops][winograd]") {
-  std::vector<std::string> builds{"DEFAULT"};
-  const std::string cap = at::get_cpu_capability();
-  if (cap == "AVX2" || cap == "AVX512") builds.push_back("AVX2");
-  if (cap == "AVX512") builds.push_back("AVX512");
+  const std::vector<std::string> builds = cpu_builds();
   torch::manual_seed(9);
   for (const auto& build : builds) {
     // Channel counts on and off the vector width, sizes on and off the 4x4 blocks and the runs of

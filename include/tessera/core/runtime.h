@@ -36,9 +36,10 @@ bool env_flag(const char* name, bool fallback);
 // Large tensors (a full-resolution activation is 100+ MB) are served from glibc's heap and their
 // memory is kept when freed, instead of one fresh mmap per tensor that the kernel zero-fills page by
 // page on first touch: the next layer's output reuses the last one's pages, as onnxruntime's arena
-// does. Measured on EDSR x2 inference at 540p: 10.4 s -> 9.4 s (docs/benchmarks.md). The process
-// keeps its peak heap until it exits. Called once at start-up by the CLI; TESSERA_KEEP_FREED_MEMORY=0
-// turns it off (a bad value of it is a ConfigError).
+// does. Measured on EDSR x2 inference at 540p: 10.4 s -> 8.8 s (docs/benchmarks.md). The process
+// keeps its peak heap until it exits. Called by `tessera apply` (the one command it was measured
+// on; training's effect on it, fragmentation over hours included, is not measured);
+// TESSERA_KEEP_FREED_MEMORY=0 turns it off (a bad value of it is a ConfigError).
 void keep_freed_memory();
 
 

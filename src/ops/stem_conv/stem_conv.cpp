@@ -15,9 +15,7 @@ using Width = int64_t (*)();
 at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias, const std::string& activation,
                int64_t padding, Kernel kernel, Width width) {
   using stem_conv_detail::Activation;
-  TORCH_CHECK(activation == "none" || activation == "relu" || activation == "tanh",
-              "tessera::stem_conv: activation must be none, relu or tanh, got '", activation, "'");
-  const Activation act = activation == "none" ? Activation::none : activation == "relu" ? Activation::relu : Activation::tanh;
+  const Activation act = conv_epilogue::parse_activation(activation, "tessera::stem_conv");
   TORCH_CHECK(x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == at::kFloat, "tessera::stem_conv: expected a 4-D float32 CPU input, got ",
               x.sizes(), " ", x.scalar_type(), " on ", x.device());
   TORCH_CHECK(weight.dim() == 4 && weight.device().is_cpu() && weight.scalar_type() == at::kFloat && weight.size(2) == weight.size(3) &&
@@ -32,7 +30,7 @@ at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optiona
   TORCH_CHECK(!bias || (bias->dim() == 1 && bias->size(0) == cout && bias->scalar_type() == at::kFloat && bias->device().is_cpu()),
               "tessera::stem_conv: expected a float32 CPU bias [", cout, "]");
   c10::InferenceMode guard;
-  const int64_t block = stem_conv_detail::kBlockVectors * width();
+  const int64_t block = conv_epilogue::kBlockVectors * width();
   const int64_t cpad = (cout + block - 1) / block * block;
   // [k][k][Cin][Cpad] and [Cpad], zero past Cout.
   const at::Tensor w = at::constant_pad_nd(weight.permute({2, 3, 1, 0}), {0, cpad - cout}).contiguous();
@@ -55,10 +53,8 @@ at::Tensor stem_conv(const at::Tensor& x, const at::Tensor& weight, const c10::o
 
 at::Tensor testing::stem_conv_build(const std::string& capability, const at::Tensor& x, const at::Tensor& weight,
                                     const c10::optional<at::Tensor>& bias, const std::string& activation, int64_t padding) {
-  TORCH_CHECK(capability == "DEFAULT" || capability == "AVX2" || capability == "AVX512", "stem_conv_build: no build '", capability, "'");
-  if (capability == "AVX512") return run(x, weight, bias, activation, padding, &cpu::AVX512::stem_conv, &cpu::AVX512::stem_conv_vector_width);
-  if (capability == "AVX2") return run(x, weight, bias, activation, padding, &cpu::AVX2::stem_conv, &cpu::AVX2::stem_conv_vector_width);
-  return run(x, weight, bias, activation, padding, &cpu::DEFAULT::stem_conv, &cpu::DEFAULT::stem_conv_vector_width);
+  return run(x, weight, bias, activation, padding, TESSERA_CPU_KERNEL_FOR(capability, stem_conv),
+             TESSERA_CPU_KERNEL_FOR(capability, stem_conv_vector_width));
 }
 
 }  // namespace tessera::ops

@@ -2,15 +2,12 @@
 #pragma once
 #include <cstdint>
 
+#include "../conv_epilogue.h"
 #include "../cpu_dispatch.h"
 
 namespace tessera::ops::stem_conv_detail {
 
-enum class Activation { none, relu, tanh };
-
-// Output channels are computed in blocks of this many vectors (the weights are zero-padded to a
-// whole block); see cpu/stem_conv_kernel.cpp for the register tile.
-constexpr int64_t kBlockVectors = 2;
+using conv_epilogue::Activation;
 
 struct Problem {
   const float* input;   // [N][H + k - 1][W + k - 1][Cin], zero-padded

@@ -15,9 +15,7 @@ using Width = int64_t (*)();
 at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias, const std::string& activation,
                const c10::optional<at::Tensor>& residual, bool into_residual, int64_t padding, Kernel kernel, Width width) {
   using winograd_detail::Activation;
-  TORCH_CHECK(activation == "none" || activation == "relu" || activation == "tanh",
-              "tessera::winograd_conv3x3: activation must be none, relu or tanh, got '", activation, "'");
-  const Activation act = activation == "none" ? Activation::none : activation == "relu" ? Activation::relu : Activation::tanh;
+  const Activation act = conv_epilogue::parse_activation(activation, "tessera::winograd_conv3x3");
   TORCH_CHECK(x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == at::kFloat,
               "tessera::winograd_conv3x3: expected a 4-D float32 CPU input, got ", x.sizes(), " ", x.scalar_type(), " on ", x.device());
   TORCH_CHECK(weight.dim() == 4 && weight.device().is_cpu() && weight.scalar_type() == at::kFloat && weight.size(1) == x.size(1) &&
@@ -36,7 +34,7 @@ at::Tensor run(const at::Tensor& x, const at::Tensor& weight, const c10::optiona
   TORCH_CHECK(!into_residual || (residual && residual->is_contiguous(cl) && !residual->is_alias_of(x)),
               "tessera::winograd_conv3x3: writing into the residual needs a channels-last residual apart from the input");
   c10::InferenceMode guard;
-  const int64_t block = winograd_detail::kBlockVectors * width();
+  const int64_t block = conv_epilogue::kBlockVectors * width();
   const int64_t cpad = (cout + block - 1) / block * block;
   // U = G g G^T per (output, input) channel, in float64, laid out [36][Cpad / block][Cin][block].
   const at::Tensor g = at::tensor({1.0 / 4, 0.0, 0.0,                //
@@ -75,11 +73,8 @@ at::Tensor winograd_conv3x3(const at::Tensor& x, const at::Tensor& weight, const
 at::Tensor testing::winograd_conv3x3_build(const std::string& capability, const at::Tensor& x, const at::Tensor& weight,
                                            const c10::optional<at::Tensor>& bias, const std::string& activation,
                                            const c10::optional<at::Tensor>& residual, int64_t padding) {
-  TORCH_CHECK(capability == "DEFAULT" || capability == "AVX2" || capability == "AVX512", "winograd_conv3x3_build: no build '", capability, "'");
-  if (capability == "AVX512")
-    return run(x, weight, bias, activation, residual, false, padding, &cpu::AVX512::winograd_conv3x3, &cpu::AVX512::winograd_vector_width);
-  if (capability == "AVX2") return run(x, weight, bias, activation, residual, false, padding, &cpu::AVX2::winograd_conv3x3, &cpu::AVX2::winograd_vector_width);
-  return run(x, weight, bias, activation, residual, false, padding, &cpu::DEFAULT::winograd_conv3x3, &cpu::DEFAULT::winograd_vector_width);
+  return run(x, weight, bias, activation, residual, false, padding, TESSERA_CPU_KERNEL_FOR(capability, winograd_conv3x3),
+             TESSERA_CPU_KERNEL_FOR(capability, winograd_vector_width));
 }
 
 }  // namespace tessera::ops

@@ -2,20 +2,17 @@
 #pragma once
 #include <cstdint>
 
+#include "../conv_epilogue.h"
 #include "../cpu_dispatch.h"
 
 namespace tessera::ops::winograd_detail {
 
-enum class Activation { none, relu, tanh };
-
-// Output channels are computed in blocks of this many vectors (the transformed weights are
-// zero-padded to whole blocks).
-constexpr int64_t kBlockVectors = 2;
+using conv_epilogue::Activation;
 
 struct Problem {
   const float* input;     // [N][IH][IW][Cin], channels-last
   const float* weight;    // [36][Cpad / block][Cin][block]: G g G^T per 6x6 position and block of
-                          // output channels (block = kBlockVectors vectors), zero past Cout
+                          // output channels (block = conv_epilogue::kBlockVectors vectors), zero past Cout
   const float* bias;      // [Cpad]
   const float* residual;  // [N][H][W][Cout] added to the convolution, or null; may be `output`
   float* output;          // [N][H][W][Cout], channels-last: H = IH + 2 pad - 2, W likewise

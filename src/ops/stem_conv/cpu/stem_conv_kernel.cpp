@@ -18,7 +18,7 @@ namespace tessera::ops::cpu::CPU_CAPABILITY {
 namespace {
 
 using stem_conv_detail::Activation;
-using stem_conv_detail::kBlockVectors;
+using conv_epilogue::kBlockVectors;
 using stem_conv_detail::Problem;
 using V = at::vec::Vectorized<float>;
 constexpr int64_t kV = V::size();
@@ -55,8 +55,7 @@ inline void tile(const Problem& p, const float* x, const float* w, const float* 
     const int64_t count = std::min(kV, p.cout - c);
     for (int64_t q = 0; q < PX; ++q) {
       V v = acc[q][j];
-      if constexpr (A == Activation::relu) v = at::vec::maximum(v, V(0.f));
-      if constexpr (A == Activation::tanh) v = fast_tanh(v);
+      v = activate<A>(v);
       v.store(out + q * p.cout + c, static_cast<int>(count));
     }
   }
@@ -85,11 +84,7 @@ void run(const Problem& p) {
 }  // namespace
 
 void stem_conv(const Problem& p) {
-  switch (p.activation) {
-    case Activation::none: run<Activation::none>(p); break;
-    case Activation::relu: run<Activation::relu>(p); break;
-    case Activation::tanh: run<Activation::tanh>(p); break;
-  }
+  conv_epilogue::with_activation(p.activation, [&](auto a) { run<decltype(a)::value>(p); });
 }
 
 int64_t stem_conv_vector_width() { return kV; }

@@ -25,7 +25,7 @@ namespace tessera::ops::cpu::CPU_CAPABILITY {
 namespace {
 
 using winograd_detail::Activation;
-using winograd_detail::kBlockVectors;
+using conv_epilogue::kBlockVectors;
 using winograd_detail::Problem;
 using V = at::vec::Vectorized<float>;
 constexpr int64_t kV = V::size();
@@ -132,8 +132,7 @@ void output_transform(const Problem& p, int64_t n, int64_t ty, int64_t tx0, int6
           const int64_t idx = ((n * p.h + oy + i) * p.w + ox + j) * p.cout + c;
           V v = y[i * 4 + j] + bias;
           if (p.residual) v = v + (count == kV ? V::loadu(p.residual + idx) : V::loadu(p.residual + idx, count));
-          if constexpr (A == Activation::relu) v = at::vec::maximum(v, V(0.f));
-          if constexpr (A == Activation::tanh) v = fast_tanh(v);
+          v = activate<A>(v);
           v.store(p.output + idx, count);
         }
       }
@@ -163,11 +162,7 @@ void run(const Problem& p) {
 }  // namespace
 
 void winograd_conv3x3(const Problem& p) {
-  switch (p.activation) {
-    case Activation::none: run<Activation::none>(p); break;
-    case Activation::relu: run<Activation::relu>(p); break;
-    case Activation::tanh: run<Activation::tanh>(p); break;
-  }
+  conv_epilogue::with_activation(p.activation, [&](auto a) { run<decltype(a)::value>(p); });
 }
 
 int64_t winograd_vector_width() { return kV; }
