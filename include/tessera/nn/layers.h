@@ -67,7 +67,7 @@ torch::Tensor conv_act(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, cons
 torch::Tensor conv_add(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const torch::Tensor& residual);
 // conv(x) + residual written over `residual` (returned): for inference, where the residual is dead
 // after the add. oneDNN then accumulates into it instead of copying it into a fresh output first
-// (EDSR's residual block: 265 -> 193 ms at 960x540, docs/benchmarks.md). `residual` must not
+// (EDSR's residual block: 278 -> 192 ms at 960x540, bench/apply_parts.py). `residual` must not
 // alias `x`, and nothing else may still need its old values.
 torch::Tensor conv_add_(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, torch::Tensor residual);
 // Whether the fused path would be taken for this input and convolution (for tests and benchmarks).
